@@ -1,0 +1,35 @@
+# tappos — the front door. See README.md.
+GO       ?= go
+FUZZTIME ?= 60s
+
+.PHONY: all deps build test bench fuzz demo run
+
+all: build
+
+# System packages the tests, the demo and the kiosk need (apt-get, as root).
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build ./...
+
+# The whole suite: vet, formatting, unit tests, committed fuzz corpora,
+# end-to-end tests through pcscd/vpcd, SQLite and PostgreSQL.
+test: deps
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+# Benchmarks; prints one "BENCH <name> <value> <unit>" line per headline figure.
+bench: deps
+	@scripts/bench.sh
+
+# Runs every fuzz target for FUZZTIME each (default 60s).
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+demo: deps
+	@echo "make demo: the scripted shop day is not built yet (issue 7); nothing to do." 
+
+run: deps
+	@echo "make run: the kiosk app is not built yet (issue 8); nothing to do."
