@@ -585,3 +585,31 @@ func TestOddParity(t *testing.T) {
 		t.Errorf("setOddParity = %X, want %X", k, want)
 	}
 }
+
+// TestDeriveMasterKeyOption checks that Derive uses option B for Visa CVN 18
+// PANs over 16 digits, and option A otherwise.
+func TestDeriveMasterKeyOption(t *testing.T) {
+	tests := []struct {
+		name    string
+		scheme  Scheme
+		wantKCV string
+	}{
+		// pyemv tests/test_kd_hsm.py, test_derive_icc_mk_b_pan17_psn.
+		{"visa-cvn18 option B", VisaCVN18, "0BAF"},
+		// pyemv tests/test_kd_hsm.py, test_derive_icc_mk_a_psn.
+		{"emv-csk option A", EMVCSK, "FF08"},
+		{"mc-cvn16 option A", MastercardCVN16, "FF08"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := Derive(tt.scheme, unhex(t, imk), "12345678901234567", "45",
+				unhex(t, "001C"), unhex(t, "ABCDEF12"), unhex(t, "1234567890123456"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kcv2(t, k.ICCMasterKey); got != tt.wantKCV {
+				t.Errorf("ICC MK check digits = %s, want %s", got, tt.wantKCV)
+			}
+		})
+	}
+}

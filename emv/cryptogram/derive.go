@@ -156,7 +156,7 @@ func masterKeyB(imk []byte, digits string) []byte {
 
 func masterKeyFromY(imk []byte, y string) []byte {
 	in := make([]byte, 16)
-	hex.Decode(in[:8], []byte(y))
+	hex.Decode(in[:8], []byte(y)) // y is 16 decimal digits: cannot fail
 	for i := range 8 {
 		in[8+i] = ^in[i]
 	}
