@@ -1,0 +1,156 @@
+package oda
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// CAKey is a certification authority public key (EMV Book 2 §11.2).
+type CAKey struct {
+	RID     [5]byte
+	Index   byte   // 8F, CA public key index
+	Expiry  string // MMYY as listed, "" when the file has none
+	HashAlg byte
+	PKAlg   byte
+	*PublicKey
+}
+
+type caKeyID struct {
+	rid   [5]byte
+	index byte
+}
+
+// CAKeyStore holds CA public keys by RID and index.
+type CAKeyStore struct {
+	keys map[caKeyID]*CAKey
+	// rejected records keys whose check value did not verify, so a lookup
+	// can say why rather than "not found".
+	rejected map[caKeyID]error
+}
+
+// caKeyJSON is one entry of a CAPK file such as testdata/capk/capk-test.json.
+type caKeyJSON struct {
+	RID      string  `json:"rid"`
+	Index    string  `json:"index"`
+	Modulus  string  `json:"modulus"`
+	Exponent string  `json:"exponent"`
+	Expiry   *string `json:"expiry"`
+	SHA1     *string `json:"sha1"`
+	HashAlg  byte    `json:"hash_alg"`
+	PKAlg    byte    `json:"pk_alg"`
+}
+
+// LoadCAKeys reads a JSON list of CA public keys. A malformed entry fails
+// the whole file; an entry whose SHA-1 check value (over RID, index,
+// modulus and exponent) is absent or wrong is kept out of the store, and
+// looking it up returns ErrCAKeyCheckValue.
+func LoadCAKeys(r io.Reader) (*CAKeyStore, error) {
+	var entries []caKeyJSON
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil {
+		return nil, fmt.Errorf("oda: decoding CA keys: %w", err)
+	}
+	s := &CAKeyStore{keys: make(map[caKeyID]*CAKey), rejected: make(map[caKeyID]error)}
+	for i, e := range entries {
+		k, err := e.key()
+		if err != nil {
+			return nil, fmt.Errorf("oda: CA key %d: %w", i, err)
+		}
+		id := caKeyID{k.RID, k.Index}
+		if _, dup := s.keys[id]; dup {
+			return nil, fmt.Errorf("oda: CA key %d: duplicate RID %X index %02X", i, k.RID, k.Index)
+		}
+		if _, dup := s.rejected[id]; dup {
+			return nil, fmt.Errorf("oda: CA key %d: duplicate RID %X index %02X", i, k.RID, k.Index)
+		}
+		if e.SHA1 == nil || !k.checkValueMatches(*e.SHA1) {
+			s.rejected[id] = ErrCAKeyCheckValue
+			continue
+		}
+		s.keys[id] = k
+	}
+	return s, nil
+}
+
+func (e caKeyJSON) key() (*CAKey, error) {
+	rid, err := hex.DecodeString(e.RID)
+	if err != nil || len(rid) != 5 {
+		return nil, fmt.Errorf("rid %q is not 5 hex bytes", e.RID)
+	}
+	idx, err := hex.DecodeString(e.Index)
+	if err != nil || len(idx) != 1 {
+		return nil, fmt.Errorf("index %q is not 1 hex byte", e.Index)
+	}
+	mod, err := hex.DecodeString(e.Modulus)
+	if err != nil {
+		return nil, fmt.Errorf("modulus: %w", err)
+	}
+	exp, err := hex.DecodeString(e.Exponent)
+	if err != nil {
+		return nil, fmt.Errorf("exponent: %w", err)
+	}
+	pub, err := NewPublicKey(mod, exp)
+	if err != nil {
+		return nil, err
+	}
+	k := &CAKey{Index: idx[0], HashAlg: e.HashAlg, PKAlg: e.PKAlg, PublicKey: pub}
+	copy(k.RID[:], rid)
+	if e.Expiry != nil {
+		if _, _, err := parseMMYY(*e.Expiry); err != nil {
+			return nil, fmt.Errorf("expiry %q: %w", *e.Expiry, err)
+		}
+		k.Expiry = *e.Expiry
+	}
+	return k, nil
+}
+
+func (k *CAKey) checkValueMatches(want string) bool {
+	w, err := hex.DecodeString(want)
+	if err != nil {
+		return false
+	}
+	h := sha1.New()
+	h.Write(k.RID[:])
+	h.Write([]byte{k.Index})
+	h.Write(k.Modulus)
+	h.Write(k.Exponent)
+	return bytes.Equal(h.Sum(nil), w)
+}
+
+// Key returns the CA key for the RID (the first 5 bytes of the AID are
+// accepted too) and index 8F.
+func (s *CAKeyStore) Key(rid []byte, index byte) (*CAKey, error) {
+	const step = "CA public key"
+	if len(rid) < 5 {
+		return nil, fail(step, ErrMissing)
+	}
+	var id caKeyID
+	copy(id.rid[:], rid[:5])
+	id.index = index
+	if k, ok := s.keys[id]; ok {
+		return k, nil
+	}
+	if err, ok := s.rejected[id]; ok {
+		return nil, fail(step, err)
+	}
+	return nil, fail(step, ErrCAKeyNotFound)
+}
+
+// parseMMYY parses an MMYY expiry written as 4 decimal digits.
+func parseMMYY(s string) (month, year int, err error) {
+	if len(s) != 4 || strings.Trim(s, "0123456789") != "" {
+		return 0, 0, ErrBadDate
+	}
+	month = int(s[0]-'0')*10 + int(s[1]-'0')
+	year = int(s[2]-'0')*10 + int(s[3]-'0')
+	if month < 1 || month > 12 {
+		return 0, 0, ErrBadDate
+	}
+	return month, year, nil
+}
