@@ -1,0 +1,329 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Config configures a [Ledger].
+type Config struct {
+	Store       Store
+	TokenSecret []byte      // at least 32 bytes; keys the card tokens
+	Issuers     []IssuerKey // issuer master keys by card range
+	Cryptograms Cryptograms // default EMVCryptograms
+
+	Now    func() time.Time // default time.Now
+	Rand   io.Reader        // default crypto/rand.Reader
+	Logger *slog.Logger     // default slog.Default()
+
+	HoldTTL  time.Duration // how long a pre-authorization holds funds; default 7 days
+	MaxBatch int           // most requests per database transaction; default 512
+}
+
+// A Ledger posts payments. It is safe for concurrent use.
+type Ledger struct {
+	store    Store
+	tok      *Tokenizer
+	issuers  []IssuerKey
+	crypto   Cryptograms
+	now      func() time.Time
+	log      *slog.Logger
+	holdTTL  time.Duration
+	maxBatch int
+
+	randMu sync.Mutex
+	rand   io.Reader
+
+	queue chan *op
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[IdemKey]bool
+	closed   bool
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats counts what the writer did, for metrics.
+type Stats struct {
+	Batches    int64            // committed transactions
+	Ops        int64            // requests in them
+	Retries    int64            // transactions retried after a conflict
+	Approved   int64            // authorizations approved
+	Declined   map[string]int64 // authorizations declined, by reason
+	CommitTime time.Duration    // total time spent in transactions
+}
+
+// New starts a ledger on a store.
+func New(cfg Config) (*Ledger, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ledger: no store")
+	}
+	tok, err := NewTokenizer(cfg.TokenSecret)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	l := &Ledger{
+		store: cfg.Store, tok: tok, issuers: cfg.Issuers, crypto: cfg.Cryptograms,
+		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, holdTTL: cfg.HoldTTL, maxBatch: cfg.MaxBatch,
+		queue:    make(chan *op, 4096),
+		stop:     make(chan struct{}),
+		inflight: make(map[IdemKey]bool),
+	}
+	l.stats.Declined = make(map[string]int64)
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.crypto == nil {
+		l.crypto = EMVCryptograms{}
+	}
+	if l.rand == nil {
+		l.rand = rand.Reader
+	}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	if l.holdTTL == 0 {
+		l.holdTTL = 7 * 24 * time.Hour
+	}
+	if l.maxBatch == 0 {
+		l.maxBatch = 512
+	}
+	l.wg.Add(1)
+	go l.writer()
+	return l, nil
+}
+
+// Close stops the writer after the queued requests are done. It does not
+// close the store.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.stop)
+	l.wg.Wait()
+	return nil
+}
+
+// Store returns the ledger's store.
+func (l *Ledger) Store() Store { return l.store }
+
+// Tokenizer returns the ledger's tokenizer.
+func (l *Ledger) Tokenizer() *Tokenizer { return l.tok }
+
+// newID returns a random id with a prefix, e.g. "au_3f9a...".
+func (l *Ledger) newID(prefix string) string {
+	var b [10]byte
+	l.random(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+func (l *Ledger) approvalCode() string {
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+	var b [6]byte
+	l.random(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+func (l *Ledger) random(b []byte) {
+	l.randMu.Lock()
+	defer l.randMu.Unlock()
+	if _, err := io.ReadFull(l.rand, b); err != nil {
+		// Ids must not collide; without randomness nothing is safe to write.
+		panic("ledger: reading randomness: " + err.Error())
+	}
+}
+
+// submit queues an op and waits for its result.
+func (l *Ledger) submit(ctx context.Context, o *op) (Result, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return Result{}, ErrClosed
+	}
+	if o.idem != nil {
+		if l.inflight[o.idem.IdemKey] {
+			l.mu.Unlock()
+			return Result{}, ErrInFlight
+		}
+		l.inflight[o.idem.IdemKey] = true
+	}
+	l.mu.Unlock()
+	o.done = make(chan opResult, 1)
+	select {
+	case l.queue <- o:
+	case <-ctx.Done():
+		l.release(o)
+		return Result{}, ctx.Err()
+	}
+	select {
+	case r := <-o.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		// The writer still finishes the op; a retry with the same
+		// idempotency key gets its result.
+		return Result{}, ctx.Err()
+	}
+}
+
+func (l *Ledger) release(o *op) {
+	if o.idem == nil {
+		return
+	}
+	l.mu.Lock()
+	delete(l.inflight, o.idem.IdemKey)
+	l.mu.Unlock()
+}
+
+// writer is the single goroutine that writes: it takes whatever requests
+// are waiting and commits them in one transaction, so that one fsync
+// makes many approvals durable.
+func (l *Ledger) writer() {
+	defer l.wg.Done()
+	for {
+		var ops []*op
+		select {
+		case o := <-l.queue:
+			ops = append(ops, o)
+		case <-l.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case o := <-l.queue:
+					l.run([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(ops) < l.maxBatch {
+			select {
+			case o := <-l.queue:
+				ops = append(ops, o)
+			default:
+				break more
+			}
+		}
+		l.run(ops)
+	}
+}
+
+// run applies ops, retrying on conflicts with concurrent writers and
+// isolating an op whose failure would sink the others.
+func (l *Ledger) run(ops []*op) {
+	var results []opResult
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		results, err = l.applyBatch(ops)
+		if !errors.Is(err, ErrConflict) {
+			break
+		}
+		l.statsMu.Lock()
+		l.stats.Retries++
+		l.statsMu.Unlock()
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	if err != nil && len(ops) > 1 {
+		l.log.Warn("batch failed, retrying one by one", "ops", len(ops), "err", err)
+		for _, o := range ops {
+			l.run([]*op{o})
+		}
+		return
+	}
+	for i, o := range ops {
+		r := opResult{err: err}
+		if err == nil {
+			r = results[i]
+		}
+		l.release(o)
+		o.done <- r
+	}
+}
+
+func (l *Ledger) applyBatch(ops []*op) ([]opResult, error) {
+	start := time.Now()
+	results := make([]opResult, len(ops))
+	// The writer must finish what it started even if callers gave up.
+	ctx := context.Background()
+	err := l.store.Write(ctx, func(tx Tx) error {
+		b := &batch{
+			l: l, tx: tx, now: l.now(),
+			idem:        make(map[IdemKey]IdemRecord),
+			creds:       make(map[string]*Credential),
+			auths:       make(map[string]*Authorization),
+			authsByTxn:  make(map[TxnRef]*Authorization),
+			atcUsed:     make(map[string]bool),
+			accounts:    make(map[string]*Account),
+			newAccounts: make(map[string]bool),
+			newAuths:    make(map[string]bool),
+			dirtyAccts:  make(map[string]bool),
+			dirtyCreds:  make(map[string]bool),
+			dirtyAuths:  make(map[string]bool),
+		}
+		if err := b.load(ctx, ops); err != nil {
+			return err
+		}
+		for i, o := range ops {
+			results[i].res, results[i].err = b.apply(o)
+		}
+		ch := b.changes()
+		if ch.Empty() {
+			return nil
+		}
+		return tx.Apply(ctx, ch)
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.statsMu.Lock()
+	l.stats.Batches++
+	l.stats.Ops += int64(len(ops))
+	l.stats.CommitTime += time.Since(start)
+	for _, r := range results {
+		switch {
+		case r.err != nil || r.res.Replayed:
+		case r.res.Outcome == OutcomeApproved:
+			l.stats.Approved++
+		case r.res.Outcome == OutcomeDeclined:
+			l.stats.Declined[r.res.Reason]++
+		}
+	}
+	l.statsMu.Unlock()
+	return results, nil
+}
+
+// Stats returns a copy of the counters.
+func (l *Ledger) Stats() Stats {
+	l.statsMu.Lock()
+	defer l.statsMu.Unlock()
+	s := l.stats
+	s.Declined = make(map[string]int64, len(l.stats.Declined))
+	for k, v := range l.stats.Declined {
+		s.Declined[k] = v
+	}
+	return s
+}
+
+// HashKey returns the hex SHA-256 of an API key or request, as stored.
+func HashKey(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

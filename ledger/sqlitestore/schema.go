@@ -1,0 +1,119 @@
+package sqlitestore
+
+// migrations are applied in order; each runs once, in its own transaction.
+var migrations = []string{
+	// 1: the books.
+	`
+CREATE TABLE merchants (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE terminals (
+	id TEXT PRIMARY KEY,
+	merchant_id TEXT NOT NULL REFERENCES merchants(id),
+	name TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE accounts (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	currency TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	balance INTEGER NOT NULL,
+	held INTEGER NOT NULL,
+	floor INTEGER,
+	tx_limit INTEGER NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE credentials (
+	id TEXT PRIMARY KEY,
+	wallet_id TEXT NOT NULL REFERENCES accounts(id),
+	kind TEXT NOT NULL,
+	token TEXT NOT NULL UNIQUE,
+	display TEXT NOT NULL,
+	last_atc INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX credentials_wallet ON credentials(wallet_id);
+CREATE TABLE authorizations (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	terminal_id TEXT NOT NULL,
+	txn_id TEXT NOT NULL,
+	wallet_id TEXT NOT NULL,
+	credential_id TEXT NOT NULL,
+	masked_pan TEXT NOT NULL,
+	atc INTEGER NOT NULL,
+	atc_key TEXT UNIQUE,
+	amount INTEGER NOT NULL,
+	currency TEXT NOT NULL,
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	approval_code TEXT NOT NULL,
+	held INTEGER NOT NULL,
+	captured INTEGER NOT NULL,
+	refunded INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	batch_id TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	UNIQUE (terminal_id, txn_id)
+);
+CREATE INDEX authorizations_holds ON authorizations(expires_at) WHERE status = 'held';
+CREATE INDEX authorizations_wallet ON authorizations(wallet_id, created_at);
+CREATE TABLE journals (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	auth_id TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	memo TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX journals_auth ON journals(auth_id);
+CREATE TABLE entries (
+	journal_id TEXT NOT NULL REFERENCES journals(id),
+	leg INTEGER NOT NULL,
+	account_id TEXT NOT NULL REFERENCES accounts(id),
+	amount INTEGER NOT NULL,
+	currency TEXT NOT NULL,
+	PRIMARY KEY (journal_id, leg)
+);
+CREATE INDEX entries_account ON entries(account_id);
+CREATE TRIGGER journals_no_update BEFORE UPDATE ON journals BEGIN SELECT RAISE(ABORT, 'journals are immutable'); END;
+CREATE TRIGGER journals_no_delete BEFORE DELETE ON journals BEGIN SELECT RAISE(ABORT, 'journals are immutable'); END;
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'entries are immutable'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'entries are immutable'); END;
+CREATE TABLE overdrafts (
+	id TEXT PRIMARY KEY,
+	auth_id TEXT NOT NULL,
+	wallet_id TEXT NOT NULL,
+	amount INTEGER NOT NULL,
+	currency TEXT NOT NULL,
+	status TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE idempotency (
+	scope TEXT NOT NULL,
+	key TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	result TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_created ON idempotency(created_at);
+CREATE TABLE api_keys (
+	id TEXT PRIMARY KEY,
+	hash TEXT NOT NULL UNIQUE,
+	role TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	terminal_id TEXT NOT NULL,
+	revoked INTEGER NOT NULL,
+	created_at INTEGER NOT NULL
+);
+`,
+}

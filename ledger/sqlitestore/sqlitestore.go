@@ -1,0 +1,531 @@
+// Package sqlitestore keeps the ledger in an SQLite database (WAL mode,
+// synchronous=FULL, so that a commit is on disk before it returns). One
+// connection writes; readers use their own connections.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"tappos/ledger"
+	"tappos/ledger/internal/sqlcheck"
+)
+
+// Store is a [ledger.Store] in an SQLite file.
+type Store struct {
+	w *sql.DB // one connection, BEGIN IMMEDIATE
+	r *sql.DB
+}
+
+// Open opens or creates the database at path and brings its schema up to
+// date.
+func Open(path string) (*Store, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	s := &Store{w: w, r: r}
+	if err := s.migrate(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrating %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate() error {
+	ctx := context.Background()
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var have int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this ledgerd (%d)", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?)`, v, time.Now().UnixMicro()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping implements [ledger.Store].
+func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
+
+// Write implements [ledger.Store].
+func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(&sqliteTx{tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", mapErr(err))
+	}
+	return nil
+}
+
+// mapErr turns a uniqueness violation into ledger.ErrConflict.
+func mapErr(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) {
+		return fmt.Errorf("%w: %v", ledger.ErrConflict, err)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+type sqliteTx struct {
+	tx *sql.Tx
+}
+
+func (t *sqliteTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]ledger.IdemRecord, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, `SELECT hash, result, created_at FROM idempotency WHERE scope = ? AND key = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []ledger.IdemRecord
+	for _, k := range keys {
+		var hash, res string
+		var created int64
+		err := st.QueryRowContext(ctx, k.Scope, k.Key).Scan(&hash, &res, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		r := ledger.IdemRecord{IdemKey: k, Hash: hash, CreatedAt: fromMicros(created)}
+		if err := json.Unmarshal([]byte(res), &r.Result); err != nil {
+			return nil, fmt.Errorf("decoding stored result: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+const credCols = `id, wallet_id, kind, token, display, last_atc, status, created_at`
+
+func scanCred(sc interface{ Scan(...any) error }) (ledger.Credential, error) {
+	var c ledger.Credential
+	var created int64
+	err := sc.Scan(&c.ID, &c.WalletID, &c.Kind, &c.Token, &c.Display, &c.LastATC, &c.Status, &created)
+	c.CreatedAt = fromMicros(created)
+	return c, err
+}
+
+func (t *sqliteTx) Credentials(ctx context.Context, tokens []string) ([]ledger.Credential, error) {
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, `SELECT `+credCols+` FROM credentials WHERE token = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []ledger.Credential
+	for _, tok := range tokens {
+		c, err := scanCred(st.QueryRowContext(ctx, tok))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+const authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
+	atc, amount, currency, status, reason, approval_code, held, captured, refunded, expires_at, batch_id,
+	created_at, updated_at`
+
+func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) {
+	var a ledger.Authorization
+	var exp, created, updated int64
+	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
+		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
+		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated)
+	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = fromMicros(exp), fromMicros(created), fromMicros(updated)
+	return a, err
+}
+
+func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger.Authorization, error) {
+	seen := make(map[string]bool)
+	var out []ledger.Authorization
+	lookup := func(query string, args ...any) error {
+		a, err := scanAuth(t.tx.QueryRowContext(ctx, `SELECT `+authCols+` FROM authorizations WHERE `+query, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			out = append(out, a)
+		}
+		return nil
+	}
+	for _, id := range q.IDs {
+		if err := lookup(`id = ?`, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range q.Txns {
+		if err := lookup(`terminal_id = ? AND txn_id = ?`, r.TerminalID, r.TxnID); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range q.ATCKeys {
+		if err := lookup(`atc_key = ?`, k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+const acctCols = `id, kind, currency, owner, balance, held, floor, tx_limit, created_at`
+
+func scanAcct(sc interface{ Scan(...any) error }) (ledger.Account, error) {
+	var a ledger.Account
+	var floor sql.NullInt64
+	var created int64
+	err := sc.Scan(&a.ID, &a.Kind, &a.Currency, &a.Owner, &a.Balance, &a.Held, &floor, &a.TxLimit, &created)
+	if floor.Valid {
+		a.Floor = &floor.Int64
+	}
+	a.CreatedAt = fromMicros(created)
+	return a, err
+}
+
+func (t *sqliteTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []ledger.Account
+	for _, id := range ids {
+		a, err := scanAcct(st.QueryRowContext(ctx, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// execMany runs one statement for each row of args.
+func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i := range n {
+		if _, err := st.ExecContext(ctx, args(i)...); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
+	steps := []struct {
+		what  string
+		query string
+		n     int
+		args  func(i int) []any
+	}{
+		{"new accounts", `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(c.NewAccounts), func(i int) []any {
+			a := c.NewAccounts[i]
+			var floor any
+			if a.Floor != nil {
+				floor = *a.Floor
+			}
+			return []any{a.ID, a.Kind, a.Currency, a.Owner, a.Balance, a.Held, floor, a.TxLimit, micros(a.CreatedAt)}
+		}},
+		{"accounts", `UPDATE accounts SET balance = ?, held = ? WHERE id = ?`, len(c.Accounts), func(i int) []any {
+			a := c.Accounts[i]
+			return []any{a.Balance, a.Held, a.ID}
+		}},
+		{"credentials", `UPDATE credentials SET last_atc = ? WHERE id = ?`, len(c.Credentials), func(i int) []any {
+			return []any{c.Credentials[i].LastATC, c.Credentials[i].ID}
+		}},
+		{"new authorizations", `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(c.NewAuths), func(i int) []any {
+			a := c.NewAuths[i]
+			return []any{a.ID, a.Kind, a.Channel, a.MerchantID, a.TerminalID, a.TxnID, a.WalletID, a.CredentialID,
+				a.MaskedPAN, a.ATC, a.Amount, a.Currency, a.Status, a.Reason, a.ApprovalCode, a.Held, a.Captured,
+				a.Refunded, micros(a.ExpiresAt), a.BatchID, micros(a.CreatedAt), micros(a.UpdatedAt), nullable(a.ATCKey())}
+		}},
+		{"authorizations", `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`, len(c.Auths), func(i int) []any {
+			a := c.Auths[i]
+			return []any{a.Status, a.Reason, a.Held, a.Captured, a.Refunded, a.BatchID, micros(a.UpdatedAt), nullable(a.ATCKey()), a.ID}
+		}},
+		{"journals", `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, len(c.Journals), func(i int) []any {
+			j := c.Journals[i]
+			return []any{j.ID, j.Kind, j.AuthID, j.MerchantID, j.Channel, j.Memo, micros(j.CreatedAt)}
+		}},
+		{"overdrafts", `INSERT INTO overdrafts (id, auth_id, wallet_id, amount, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, len(c.Overdrafts), func(i int) []any {
+			o := c.Overdrafts[i]
+			return []any{o.ID, o.AuthID, o.WalletID, o.Amount, o.Currency, o.Status, micros(o.CreatedAt)}
+		}},
+		{"idempotency keys", `INSERT INTO idempotency (scope, key, hash, result, created_at) VALUES (?, ?, ?, ?, ?)`, len(c.Idempotency), func(i int) []any {
+			r := c.Idempotency[i]
+			res, _ := json.Marshal(r.Result) // a Result always encodes
+			return []any{r.Scope, r.Key, r.Hash, string(res), micros(r.CreatedAt)}
+		}},
+	}
+	for _, s := range steps {
+		if err := t.execMany(ctx, s.query, s.n, s.args); err != nil {
+			return fmt.Errorf("writing %s: %w", s.what, err)
+		}
+	}
+	type entry struct {
+		j   string
+		leg int
+		e   ledger.Entry
+	}
+	var entries []entry
+	for _, j := range c.Journals {
+		for i, e := range j.Entries {
+			entries = append(entries, entry{j.ID, i, e})
+		}
+	}
+	err := t.execMany(ctx, `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`, len(entries), func(i int) []any {
+		e := entries[i]
+		return []any{e.j, e.leg, e.e.AccountID, e.e.Amount, e.e.Currency}
+	})
+	if err != nil {
+		return fmt.Errorf("writing entries: %w", err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) CreateMerchant(ctx context.Context, m ledger.Merchant) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)`, m.ID, m.Name, micros(m.CreatedAt))
+	return mapErr(err)
+}
+
+func (t *sqliteTx) CreateTerminal(ctx context.Context, tm ledger.Terminal) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO terminals (id, merchant_id, name, created_at) VALUES (?, ?, ?, ?)`,
+		tm.ID, tm.MerchantID, tm.Name, micros(tm.CreatedAt))
+	return mapErr(err)
+}
+
+func (t *sqliteTx) CreateCredential(ctx context.Context, c ledger.Credential) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO credentials (`+credCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.WalletID, c.Kind, c.Token, c.Display, c.LastATC, c.Status, micros(c.CreatedAt))
+	return mapErr(err)
+}
+
+func (t *sqliteTx) CreateAPIKey(ctx context.Context, k ledger.APIKey) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO api_keys (id, hash, role, merchant_id, terminal_id, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Hash, k.Role, k.MerchantID, k.TerminalID, k.Revoked, micros(k.CreatedAt))
+	return mapErr(err)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)
+	}
+	return err
+}
+
+// APIKey implements [ledger.Store].
+func (s *Store) APIKey(ctx context.Context, hash string) (ledger.APIKey, error) {
+	var k ledger.APIKey
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, hash, role, merchant_id, terminal_id, revoked, created_at FROM api_keys WHERE hash = ?`, hash).
+		Scan(&k.ID, &k.Hash, &k.Role, &k.MerchantID, &k.TerminalID, &k.Revoked, &created)
+	k.CreatedAt = fromMicros(created)
+	return k, notFound(err, "api key")
+}
+
+// Terminal implements [ledger.Store].
+func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error) {
+	var t ledger.Terminal
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, merchant_id, name, created_at FROM terminals WHERE id = ?`, id).
+		Scan(&t.ID, &t.MerchantID, &t.Name, &created)
+	t.CreatedAt = fromMicros(created)
+	return t, notFound(err, "terminal")
+}
+
+// Authorization implements [ledger.Store].
+func (s *Store) Authorization(ctx context.Context, id string) (ledger.Authorization, error) {
+	a, err := scanAuth(s.r.QueryRowContext(ctx, `SELECT `+authCols+` FROM authorizations WHERE id = ?`, id))
+	return a, notFound(err, "authorization")
+}
+
+// Account implements [ledger.Store].
+func (s *Store) Account(ctx context.Context, id string) (ledger.Account, error) {
+	a, err := scanAcct(s.r.QueryRowContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`, id))
+	return a, notFound(err, "account")
+}
+
+// History implements [ledger.Store].
+func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
+	rows, err := s.r.QueryContext(ctx, `
+SELECT j.id, j.kind, j.auth_id, j.merchant_id, j.channel, j.memo, e.amount, e.currency, j.created_at
+FROM entries e JOIN journals j ON j.id = e.journal_id
+WHERE e.account_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`, accountID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.HistoryItem
+	for rows.Next() {
+		var h ledger.HistoryItem
+		var created int64
+		if err := rows.Scan(&h.JournalID, &h.Kind, &h.AuthID, &h.MerchantID, &h.Channel, &h.Memo, &h.Amount, &h.Currency, &created); err != nil {
+			return nil, err
+		}
+		h.CreatedAt = fromMicros(created)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ExpiredHolds implements [ledger.Store].
+func (s *Store) ExpiredHolds(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM authorizations WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`, micros(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// PurgeIdempotency implements [ledger.Store].
+func (s *Store) PurgeIdempotency(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM idempotency WHERE created_at < ?`, micros(t))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Verify implements [ledger.Store]. It reads one snapshot of the books.
+func (s *Store) Verify(ctx context.Context) ([]ledger.Violation, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var out []ledger.Violation
+	for _, c := range sqlcheck.Checks {
+		rows, err := tx.QueryContext(ctx, c.Query)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: %w", c.Name, err)
+		}
+		for rows.Next() {
+			v := ledger.Violation{Check: c.Name}
+			if err := rows.Scan(&v.Object, &v.Detail); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("check %s: %w", c.Name, err)
+			}
+			out = append(out, v)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("check %s: %w", c.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// Exec runs raw SQL on the writer; tests use it to break the books on
+// purpose.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.w.ExecContext(ctx, query, args...)
+	return err
+}
+
+var _ ledger.Store = (*Store)(nil)

@@ -1,0 +1,97 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store errors.
+var (
+	// ErrNotFound is returned for a row that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned by Tx.Apply when a concurrent writer got
+	// there first (a unique key taken, a deadlock); the batch is retried.
+	ErrConflict = errors.New("conflicting concurrent write")
+)
+
+// A Store keeps the ledger's books. Implementations: sqlitestore, pgstore.
+type Store interface {
+	// Write runs fn in one read-write transaction and commits it durably
+	// if fn returns nil: the commit must be on disk before Write returns.
+	Write(ctx context.Context, fn func(Tx) error) error
+
+	// APIKey returns the key with the hash.
+	APIKey(ctx context.Context, hash string) (APIKey, error)
+	// Terminal returns a terminal.
+	Terminal(ctx context.Context, id string) (Terminal, error)
+	// Authorization returns an authorization.
+	Authorization(ctx context.Context, id string) (Authorization, error)
+	// Account returns an account.
+	Account(ctx context.Context, id string) (Account, error)
+	// History returns up to limit entries of an account, newest first.
+	History(ctx context.Context, accountID string, limit int) ([]HistoryItem, error)
+	// ExpiredHolds returns up to limit ids of held authorizations whose
+	// hold expired before t.
+	ExpiredHolds(ctx context.Context, t time.Time, limit int) ([]string, error)
+	// PurgeIdempotency deletes idempotency records created before t.
+	PurgeIdempotency(ctx context.Context, t time.Time) (int64, error)
+	// Verify checks the invariants of the books.
+	Verify(ctx context.Context) ([]Violation, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// A Tx is a store transaction. Its reads lock what they return until the
+// transaction ends, in the order credentials, authorizations, accounts,
+// so that concurrent writers cannot deadlock on each other.
+type Tx interface {
+	// Idempotency returns the stored records among keys.
+	Idempotency(ctx context.Context, keys []IdemKey) ([]IdemRecord, error)
+	// Credentials returns the credentials with the tokens.
+	Credentials(ctx context.Context, tokens []string) ([]Credential, error)
+	// Authorizations returns the authorizations matching any of q.
+	Authorizations(ctx context.Context, q AuthQuery) ([]Authorization, error)
+	// Accounts returns the accounts with the ids.
+	Accounts(ctx context.Context, ids []string) ([]Account, error)
+	// Apply writes the changes of a batch.
+	Apply(ctx context.Context, c *Changes) error
+
+	CreateMerchant(ctx context.Context, m Merchant) error
+	CreateTerminal(ctx context.Context, t Terminal) error
+	CreateCredential(ctx context.Context, c Credential) error
+	CreateAPIKey(ctx context.Context, k APIKey) error
+}
+
+// A TxnRef names an authorization by its terminal's transaction id.
+type TxnRef struct {
+	TerminalID string
+	TxnID      string
+}
+
+// AuthQuery selects authorizations by id, by terminal transaction, or by
+// the card counter value they used (see [Authorization.ATCKey]).
+type AuthQuery struct {
+	IDs     []string
+	Txns    []TxnRef
+	ATCKeys []string
+}
+
+// Changes are the writes of one batch.
+type Changes struct {
+	NewAccounts []Account
+	Accounts    []Account // new Balance and Held
+	Credentials []Credential
+	NewAuths    []Authorization
+	Auths       []Authorization // new Status, Reason, Held, Captured, Refunded, BatchID, UpdatedAt
+	Journals    []Journal
+	Overdrafts  []Overdraft
+	Idempotency []IdemRecord
+}
+
+// Empty reports whether there is nothing to write.
+func (c *Changes) Empty() bool {
+	return len(c.NewAccounts)+len(c.Accounts)+len(c.Credentials)+len(c.NewAuths)+
+		len(c.Auths)+len(c.Journals)+len(c.Overdrafts)+len(c.Idempotency) == 0
+}

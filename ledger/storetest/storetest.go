@@ -1,0 +1,487 @@
+// Package storetest is the contract test suite every ledger.Store passes:
+// it drives a ledger.Ledger on the store through the payment life cycle.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"tappos/emv/cryptogram"
+	"tappos/ledger"
+	"tappos/ledger/ledgertest"
+)
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Rand returns a deterministic random source for ids and keys.
+func Rand(seed uint64) io.Reader {
+	var s [32]byte
+	s[0] = byte(seed)
+	s[1] = byte(seed >> 8)
+	return rand.NewChaCha8(s)
+}
+
+// Secret is the token secret of the tests.
+var Secret = []byte("storetest-token-secret-0123456789abcdef")
+
+// Env is a ledger with a merchant, a terminal, funded wallets and cards.
+type Env struct {
+	Ledger   *ledger.Ledger
+	Clock    *Clock
+	Merchant ledger.Merchant
+	Terminal ledger.Terminal
+	Other    ledger.Merchant // another merchant
+	Wallets  []ledger.Account
+	Cards    []*ledgertest.Card // Cards[i] is linked to Wallets[i]
+	Stranger *ledgertest.Card   // a card in a known range, linked to no wallet
+}
+
+// Setup makes an Env of n wallets, each with balance in EUR, with one
+// card of each scheme in turn.
+func Setup(t testing.TB, store ledger.Store, n int, balance int64) *Env {
+	t.Helper()
+	ctx := context.Background()
+	clock := NewClock()
+	schemes := cryptogram.Schemes()
+	var cards []*ledgertest.Card
+	var issuers []ledger.IssuerKey
+	for i := range n + 1 {
+		c := ledgertest.Cards(i+1, string(schemes[i%len(schemes)]), ledgertest.IMK)[i]
+		cards = append(cards, c)
+		issuers = append(issuers, c.Issuer())
+	}
+	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: Secret, Issuers: issuers,
+		Now: clock.Now, Rand: Rand(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	e := &Env{Ledger: l, Clock: clock, Cards: cards[:n], Stranger: cards[n]}
+	if e.Merchant, err = l.CreateMerchant(ctx, "Corner Shop"); err != nil {
+		t.Fatal(err)
+	}
+	if e.Other, err = l.CreateMerchant(ctx, "Other Shop"); err != nil {
+		t.Fatal(err)
+	}
+	if e.Terminal, err = l.CreateTerminal(ctx, e.Merchant.ID, "till 1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		w, err := l.CreateWallet(ctx, "shopper", "EUR", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.LinkCard(ctx, w.ID, cards[i].PAN); err != nil {
+			t.Fatal(err)
+		}
+		if balance > 0 {
+			if _, err := l.Deposit(ctx, nil, w.ID, balance, "EUR", "opening balance"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.Wallets = append(e.Wallets, w)
+	}
+	return e
+}
+
+// Tap makes EMV data for a card, failing the test on error.
+func Tap(t testing.TB, c *ledgertest.Card, amount int64, cid byte) []byte {
+	t.Helper()
+	emv, err := c.Tap(amount, 978, ledgertest.Options{CID: cid, UN: [4]byte{1, 2, 3, byte(c.ATC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emv
+}
+
+// Auth sends an authorization from the Env's terminal.
+func (e *Env) Auth(t testing.TB, kind, txn string, amount int64, emv []byte) ledger.Result {
+	t.Helper()
+	r, err := e.Ledger.Authorize(context.Background(), nil, ledger.AuthorizeRequest{
+		Kind: kind, MerchantID: e.Merchant.ID, TerminalID: e.Terminal.ID, TxnID: txn,
+		Amount: amount, Currency: "EUR", EMV: emv})
+	if err != nil {
+		t.Fatalf("authorize %s: %v", txn, err)
+	}
+	return r
+}
+
+// Balance returns an account's balance and held amount.
+func (e *Env) Balance(t testing.TB, id string) (balance, held int64) {
+	t.Helper()
+	a, err := e.Ledger.Store().Account(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Balance, a.Held
+}
+
+// MustVerify fails the test if the books break an invariant.
+func (e *Env) MustVerify(t testing.TB) {
+	t.Helper()
+	v, err := e.Ledger.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range v {
+		t.Errorf("invariant %s broken by %s: %s", x.Check, x.Object, x.Detail)
+	}
+}
+
+func want(t *testing.T, r ledger.Result, outcome, reason string) {
+	t.Helper()
+	if r.Outcome != outcome || r.Reason != reason {
+		t.Fatalf("got %s/%s, want %s/%s", r.Outcome, r.Reason, outcome, reason)
+	}
+}
+
+// Run runs the contract suite; open returns an empty store, closed by
+// the caller's cleanup.
+func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
+	ctx := context.Background()
+	setup := func(t *testing.T) *Env { return Setup(t, open(t), 5, 10_000) }
+
+	t.Run("PurchaseEachScheme", func(t *testing.T) {
+		e := setup(t)
+		for i, c := range e.Cards[:4] {
+			r := e.Auth(t, ledger.AuthPurchase, "p"+c.Scheme, 1_250, Tap(t, c, 1_250, 0x80))
+			want(t, r, ledger.OutcomeApproved, "")
+			if r.ARC != "3030" || r.ARPC == "" || len(r.ApprovalCode) != 6 || r.MaskedPAN != ledger.MaskPAN(c.PAN) {
+				t.Errorf("%s: response %+v", c.Scheme, r)
+			}
+			if bal, _ := e.Balance(t, e.Wallets[i].ID); bal != 8_750 {
+				t.Errorf("%s: balance %d, want 8750", c.Scheme, bal)
+			}
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("Declines", func(t *testing.T) {
+		e := setup(t)
+		c := e.Cards[0]
+		tests := []struct {
+			name, reason string
+			amount       int64
+			emv          func() []byte
+		}{
+			{"insufficient funds", ledger.ReasonInsufficientFunds, 10_001, func() []byte { return Tap(t, c, 10_001, 0x80) }},
+			{"bad cryptogram", ledger.ReasonBadCryptogram, 100, func() []byte { return ledgertest.FlipBit(Tap(t, c, 100, 0x80)) }},
+			{"unknown card", ledger.ReasonUnknownCard, 100, func() []byte { return Tap(t, e.Stranger, 100, 0x80) }},
+			{"unknown range", ledger.ReasonUnknownCard, 100, func() []byte {
+				x := *c
+				x.PAN = "4000000000000002"
+				return Tap(t, &x, 100, 0x80)
+			}},
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Auth(t, ledger.AuthPurchase, "d"+string(rune('a'+i)), tt.amount, tt.emv())
+				want(t, r, ledger.OutcomeDeclined, tt.reason)
+			})
+		}
+		t.Run("replay", func(t *testing.T) {
+			emv := Tap(t, c, 100, 0x80)
+			want(t, e.Auth(t, ledger.AuthPurchase, "r1", 100, emv), ledger.OutcomeApproved, "")
+			want(t, e.Auth(t, ledger.AuthPurchase, "r2", 100, emv), ledger.OutcomeDeclined, ledger.ReasonReplay)
+		})
+		t.Run("limit", func(t *testing.T) {
+			w, err := e.Ledger.CreateWallet(ctx, "kid", "EUR", 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			card := &ledgertest.Card{PAN: e.Stranger.PAN, PSN: 1, Scheme: e.Stranger.Scheme, IMK: e.Stranger.IMK, ATC: 1}
+			if _, err := e.Ledger.LinkCard(ctx, w.ID, card.PAN); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Ledger.Deposit(ctx, nil, w.ID, 5_000, "EUR", ""); err != nil {
+				t.Fatal(err)
+			}
+			want(t, e.Auth(t, ledger.AuthPurchase, "l1", 501, Tap(t, card, 501, 0x80)), ledger.OutcomeDeclined, ledger.ReasonLimit)
+			want(t, e.Auth(t, ledger.AuthPurchase, "l2", 500, Tap(t, card, 500, 0x80)), ledger.OutcomeApproved, "")
+		})
+		if bal, _ := e.Balance(t, e.Wallets[0].ID); bal != 9_900 {
+			t.Errorf("balance %d, want 9900", bal)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("Idempotency", func(t *testing.T) {
+		e := setup(t)
+		c := e.Cards[0]
+		req := ledger.AuthorizeRequest{MerchantID: e.Merchant.ID, TerminalID: e.Terminal.ID, TxnID: "i1",
+			Amount: 300, Currency: "EUR", EMV: Tap(t, c, 300, 0x80)}
+		idem := &ledger.Idempotency{IdemKey: ledger.IdemKey{Scope: "k1", Key: "abc"}, Hash: "h1"}
+		first, err := e.Ledger.Authorize(ctx, idem, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, first, ledger.OutcomeApproved, "")
+		again, err := e.Ledger.Authorize(ctx, idem, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.Replayed || again.AuthorizationID != first.AuthorizationID || again.ARPC != first.ARPC {
+			t.Errorf("replay %+v, first %+v", again, first)
+		}
+		other := *idem
+		other.Hash = "h2"
+		if _, err := e.Ledger.Authorize(ctx, &other, req); !errors.Is(err, ledger.ErrKeyReused) {
+			t.Errorf("same key, other request: %v, want ErrKeyReused", err)
+		}
+		// The same key in another scope is another request.
+		scoped := *idem
+		scoped.Scope = "k2"
+		r, err := e.Ledger.Authorize(ctx, &scoped, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, r, ledger.OutcomeRejected, ledger.ReasonDuplicateTxn)
+		if bal, _ := e.Balance(t, e.Wallets[0].ID); bal != 9_700 {
+			t.Errorf("balance %d, want 9700", bal)
+		}
+		e.Clock.Advance(25 * time.Hour)
+		n, err := e.Ledger.PurgeIdempotency(ctx, 24*time.Hour)
+		if err != nil || n != 2 {
+			t.Errorf("purge: %d, %v; want 2", n, err)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("PreauthCapture", func(t *testing.T) {
+		e := setup(t)
+		w := e.Wallets[1].ID
+		r := e.Auth(t, ledger.AuthPreauth, "h1", 4_000, Tap(t, e.Cards[1], 4_000, 0x80))
+		want(t, r, ledger.OutcomeApproved, "")
+		if bal, held := e.Balance(t, w); bal != 10_000 || held != 4_000 {
+			t.Fatalf("after hold: %d held %d", bal, held)
+		}
+		want(t, e.Auth(t, ledger.AuthPurchase, "h2", 6_001, Tap(t, e.Cards[1], 6_001, 0x80)), ledger.OutcomeDeclined, ledger.ReasonInsufficientFunds)
+		if r, _ := e.Ledger.Capture(ctx, nil, e.Merchant.ID, r.AuthorizationID, 4_001); r.Reason != ledger.ReasonAmountTooLarge {
+			t.Errorf("over-capture: %+v", r)
+		}
+		if r, _ := e.Ledger.Capture(ctx, nil, e.Other.ID, r.AuthorizationID, 0); r.Reason != ledger.ReasonNotFound {
+			t.Errorf("capture by another merchant: %+v", r)
+		}
+		c, err := e.Ledger.Capture(ctx, nil, e.Merchant.ID, r.AuthorizationID, 3_500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, c, ledger.OutcomeOK, "")
+		if bal, held := e.Balance(t, w); bal != 6_500 || held != 0 {
+			t.Fatalf("after capture: %d held %d", bal, held)
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, r.AuthorizationID); r.Outcome != ledger.OutcomeOK {
+			t.Errorf("void of a capture: %+v", r)
+		}
+		if bal, _ := e.Balance(t, w); bal != 10_000 {
+			t.Fatalf("after void: %d", bal)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("HoldVoidAndExpiry", func(t *testing.T) {
+		e := setup(t)
+		w := e.Wallets[2].ID
+		h1 := e.Auth(t, ledger.AuthPreauth, "v1", 1_000, Tap(t, e.Cards[2], 1_000, 0x80))
+		h2 := e.Auth(t, ledger.AuthPreauth, "v2", 2_000, Tap(t, e.Cards[2], 2_000, 0x80))
+		v, err := e.Ledger.Void(ctx, nil, e.Merchant.ID, h1.AuthorizationID)
+		if err != nil || v.Status != ledger.StatusVoided {
+			t.Fatalf("void: %+v %v", v, err)
+		}
+		if n, err := e.Ledger.ExpireHolds(ctx); err != nil || n != 0 {
+			t.Fatalf("early expiry: %d %v", n, err)
+		}
+		e.Clock.Advance(8 * 24 * time.Hour)
+		if n, err := e.Ledger.ExpireHolds(ctx); err != nil || n != 1 {
+			t.Fatalf("expiry: %d %v", n, err)
+		}
+		if r, _ := e.Ledger.Capture(ctx, nil, e.Merchant.ID, h2.AuthorizationID, 0); r.Reason != ledger.ReasonInvalidState {
+			t.Errorf("capture after expiry: %+v", r)
+		}
+		a, err := e.Ledger.Store().Authorization(ctx, h2.AuthorizationID)
+		if err != nil || a.Status != ledger.StatusExpired {
+			t.Errorf("expired hold: %+v %v", a, err)
+		}
+		if bal, held := e.Balance(t, w); bal != 10_000 || held != 0 {
+			t.Errorf("after expiry: %d held %d", bal, held)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("RefundAndVoid", func(t *testing.T) {
+		e := setup(t)
+		w := e.Wallets[3].ID
+		p := e.Auth(t, ledger.AuthPurchase, "f1", 2_000, Tap(t, e.Cards[3], 2_000, 0x80))
+		tests := []struct {
+			name     string
+			merchant string
+			amount   int64
+			reason   string
+			balance  int64
+		}{
+			{"other merchant", e.Other.ID, 100, ledger.ReasonNotFound, 8_000},
+			{"partial", e.Merchant.ID, 500, "", 8_500},
+			{"too much", e.Merchant.ID, 1_501, ledger.ReasonAmountTooLarge, 8_500},
+			{"rest", e.Merchant.ID, 1_500, "", 10_000},
+			{"nothing left", e.Merchant.ID, 1, ledger.ReasonAmountTooLarge, 10_000},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r, err := e.Ledger.Refund(ctx, nil, tt.merchant, p.AuthorizationID, tt.amount)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Reason != tt.reason {
+					t.Errorf("reason %q, want %q", r.Reason, tt.reason)
+				}
+				if bal, _ := e.Balance(t, w); bal != tt.balance {
+					t.Errorf("balance %d, want %d", bal, tt.balance)
+				}
+			})
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, p.AuthorizationID); r.Reason != ledger.ReasonInvalidState {
+			t.Errorf("void after refund: %+v", r)
+		}
+		p2 := e.Auth(t, ledger.AuthPurchase, "f2", 700, Tap(t, e.Cards[3], 700, 0x80))
+		if r, _ := e.Ledger.Void(ctx, nil, e.Other.ID, p2.AuthorizationID); r.Reason != ledger.ReasonNotFound {
+			t.Errorf("void by another merchant: %+v", r)
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, p2.AuthorizationID); r.Status != ledger.StatusVoided {
+			t.Errorf("void: %+v", r)
+		}
+		if bal, _ := e.Balance(t, w); bal != 10_000 {
+			t.Errorf("balance %d after void", bal)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("Reversal", func(t *testing.T) {
+		e := setup(t)
+		c, w := e.Cards[4], e.Wallets[4].ID
+		e.Auth(t, ledger.AuthPurchase, "x1", 900, Tap(t, c, 900, 0x80))
+		r, err := e.Ledger.Reverse(ctx, nil, e.Merchant.ID, e.Terminal.ID, "x1")
+		if err != nil || r.Status != ledger.StatusReversed {
+			t.Fatalf("reversal: %+v %v", r, err)
+		}
+		again, err := e.Ledger.Reverse(ctx, nil, e.Merchant.ID, e.Terminal.ID, "x1")
+		if err != nil || again.Status != ledger.StatusReversed || again.JournalID != "" {
+			t.Fatalf("second reversal: %+v %v", again, err)
+		}
+		// The reversal overtakes its authorization: the late
+		// authorization is refused.
+		if _, err := e.Ledger.Reverse(ctx, nil, e.Merchant.ID, e.Terminal.ID, "x2"); err != nil {
+			t.Fatal(err)
+		}
+		want(t, e.Auth(t, ledger.AuthPurchase, "x2", 900, Tap(t, c, 900, 0x80)), ledger.OutcomeRejected, ledger.ReasonDuplicateTxn)
+		if bal, _ := e.Balance(t, w); bal != 10_000 {
+			t.Errorf("balance %d", bal)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("OfflineOverdraft", func(t *testing.T) {
+		e := setup(t)
+		c, w := e.Cards[0], e.Wallets[0].ID
+		offline := Tap(t, c, 4_000, 0x40) // ATC 1, spent offline first
+		online := Tap(t, c, 7_000, 0x80)  // ATC 2
+		want(t, e.Auth(t, ledger.AuthPurchase, "o1", 7_000, online), ledger.OutcomeApproved, "")
+		r := e.Auth(t, ledger.AuthOffline, "o2", 4_000, offline)
+		want(t, r, ledger.OutcomeApproved, ledger.ReasonOverdraft)
+		if r.Overdraft != 1_000 {
+			t.Errorf("overdraft %d, want 1000", r.Overdraft)
+		}
+		want(t, e.Auth(t, ledger.AuthOffline, "o3", 4_000, offline), ledger.OutcomeDeclined, ledger.ReasonReplay)
+		want(t, e.Auth(t, ledger.AuthOffline, "o4", 4_000, ledgertest.FlipBit(Tap(t, c, 4_000, 0x40))), ledger.OutcomeDeclined, ledger.ReasonBadCryptogram)
+		if bal, _ := e.Balance(t, w); bal != 0 {
+			t.Errorf("wallet %d, want 0", bal)
+		}
+		if bal, _ := e.Balance(t, "offline_receivable:EUR"); bal != -1_000 {
+			t.Errorf("receivable %d, want -1000", bal)
+		}
+		if bal, _ := e.Balance(t, "settle:"+e.Merchant.ID+":EUR"); bal != 11_000 {
+			t.Errorf("merchant %d, want 11000", bal)
+		}
+		e.MustVerify(t)
+	})
+
+	t.Run("History", func(t *testing.T) {
+		e := setup(t)
+		e.Auth(t, ledger.AuthPurchase, "y1", 100, Tap(t, e.Cards[0], 100, 0x80))
+		e.Clock.Advance(time.Second)
+		r, err := e.Ledger.Authorize(ctx, nil, ledger.AuthorizeRequest{Channel: ledger.ChannelChat,
+			MerchantID: e.Merchant.ID, TerminalID: "chat", TxnID: "y2", Amount: 200, Currency: "EUR",
+			EMV: Tap(t, e.Cards[0], 200, 0x80)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, r, ledger.OutcomeApproved, "")
+		h, err := e.Ledger.Store().History(ctx, e.Wallets[0].ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 3 || h[0].Channel != ledger.ChannelChat || h[0].Amount != -200 ||
+			h[1].Channel != ledger.ChannelInStore || h[2].Kind != "deposit" {
+			t.Errorf("history %+v", h)
+		}
+	})
+
+	t.Run("InvalidRequests", func(t *testing.T) {
+		e := setup(t)
+		c := e.Cards[0]
+		good := Tap(t, c, 100, 0x80)
+		tests := []struct {
+			name string
+			req  ledger.AuthorizeRequest
+		}{
+			{"amount differs from 9F02", ledger.AuthorizeRequest{Amount: 101, Currency: "EUR", EMV: good}},
+			{"currency differs from 5F2A", ledger.AuthorizeRequest{Amount: 100, Currency: "USD", EMV: good}},
+			{"unknown currency", ledger.AuthorizeRequest{Amount: 100, Currency: "XXX", EMV: good}},
+			{"zero amount", ledger.AuthorizeRequest{Amount: 0, Currency: "EUR", EMV: good}},
+			{"TC online", ledger.AuthorizeRequest{Amount: 100, Currency: "EUR", EMV: Tap(t, c, 100, 0x40)}},
+			{"garbage", ledger.AuthorizeRequest{Amount: 100, Currency: "EUR", EMV: []byte{0x9F, 0x26, 0x09}}},
+			{"no txn id", ledger.AuthorizeRequest{Amount: 100, Currency: "EUR", EMV: good, TxnID: "-"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := tt.req
+				r.MerchantID, r.TerminalID = e.Merchant.ID, e.Terminal.ID
+				if r.TxnID == "-" {
+					r.TxnID = ""
+				} else {
+					r.TxnID = "bad"
+				}
+				if _, err := e.Ledger.Authorize(ctx, nil, r); !errors.Is(err, ledger.ErrInvalid) {
+					t.Errorf("got %v, want ErrInvalid", err)
+				}
+			})
+		}
+	})
+}
