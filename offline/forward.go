@@ -1,0 +1,131 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// An Outgoing item is what the ledger needs to book an offline approval.
+// EMV holds card data: never log it.
+type Outgoing struct {
+	TxnID     string
+	Amount    int64
+	Currency  string
+	MaskedPAN string
+	CreatedAt time.Time // when the card approved it
+	EMV       []byte    // the unsealed online data, BER-TLV
+}
+
+// A Result is the ledger's answer for one item.
+type Result struct {
+	TxnID           string
+	State           State // StateAccepted, StateDeclined or StateBookedOverdraft
+	Reason          string
+	AuthorizationID string
+	Overdraft       int64 // shortfall booked to the offline receivable
+}
+
+// A Forwarder books offline approvals on the ledger. Forward must be
+// idempotent by transaction id: sending an item again returns its first
+// answer and books nothing new. It may answer for only some items, for
+// instance with an error after a partial response; the others are sent
+// again later.
+type Forwarder interface {
+	Forward(ctx context.Context, batch []Outgoing) ([]Result, error)
+}
+
+// claim marks up to n unsent items as sending and returns them unsealed,
+// oldest first. Items already sending, left by a crash or an earlier
+// failure, are claimed again: the idempotency key makes a resend harmless.
+func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claiming items: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, txn_id, amount, currency, masked_pan, created_at, sealed
+		FROM items WHERE state IN ('queued', 'sending') ORDER BY seq LIMIT ?`, n)
+	if err != nil {
+		return nil, fmt.Errorf("claiming items: %w", err)
+	}
+	var out []Outgoing
+	var seqs []int64
+	for rows.Next() {
+		var o Outgoing
+		var seq, created int64
+		var sealed []byte
+		if err := rows.Scan(&seq, &o.TxnID, &o.Amount, &o.Currency, &o.MaskedPAN, &created, &sealed); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claiming items: %w", err)
+		}
+		o.CreatedAt = time.Unix(0, created)
+		if o.EMV, err = q.seal.open(o.TxnID, sealed); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claiming item %d: %w", seq, err)
+		}
+		out = append(out, o)
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming items: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	now := q.now().UnixNano()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE seq = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("claiming items: %w", err)
+	}
+	defer stmt.Close()
+	for _, s := range seqs {
+		if _, err := stmt.ExecContext(ctx, now, s); err != nil {
+			return nil, fmt.Errorf("claiming item %d: %w", s, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claiming items: %w", err)
+	}
+	return out, nil
+}
+
+// record stores the ledger's answers and the sync's outcome. Items with
+// no answer stay sending.
+func (q *Queue) record(ctx context.Context, results []Result, syncErr error) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("recording results: %w", err)
+	}
+	defer tx.Rollback()
+	now := q.now()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = ?, reason = ?, authorization_id = ?,
+		overdraft = ?, updated_at = ? WHERE txn_id = ? AND state IN ('queued', 'sending')`)
+	if err != nil {
+		return fmt.Errorf("recording results: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range results {
+		if !r.State.final() {
+			return fmt.Errorf("recording result for %s: state %q is not an answer", r.TxnID, r.State)
+		}
+		if _, err := stmt.ExecContext(ctx, r.State, r.Reason, r.AuthorizationID, r.Overdraft, now.UnixNano(), r.TxnID); err != nil {
+			return fmt.Errorf("recording result for %s: %w", r.TxnID, err)
+		}
+	}
+	msg := ""
+	if syncErr != nil {
+		msg = syncErr.Error()
+	} else {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+			metaLastSync, now.UTC().Format(time.RFC3339Nano)); err != nil {
+			return fmt.Errorf("recording sync time: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+		metaLastError, msg); err != nil {
+		return fmt.Errorf("recording sync error: %w", err)
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,346 @@
+package offline
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the queue's database
+)
+
+// A State is where an item is on its way to the ledger.
+type State string
+
+// Item states.
+const (
+	StateQueued          State = "queued"           // approved offline, not yet sent
+	StateSending         State = "sending"          // sent at least once, no answer yet
+	StateAccepted        State = "accepted"         // booked by the ledger
+	StateDeclined        State = "declined"         // refused by the ledger on sync
+	StateBookedOverdraft State = "booked_overdraft" // booked, overdrawing the wallet
+)
+
+// final reports whether the ledger has answered for the item.
+func (s State) final() bool {
+	return s == StateAccepted || s == StateDeclined || s == StateBookedOverdraft
+}
+
+// A Tap is a card's offline approval, as the kernel ended it, offered to
+// the queue.
+type Tap struct {
+	TxnID    string // the terminal's transaction id, made before the tap
+	Amount   int64  // minor units
+	Currency string // ISO 4217 alphabetic code, e.g. "EUR"
+	// EMV is the online data the ledger needs: cryptogram, CID, ATC, TVR,
+	// PAN and the rest, as BER-TLV. It is sealed before it is stored.
+	EMV []byte
+	// CardApprovedOffline is set when the card answered with a TC.
+	CardApprovedOffline bool
+	// ODAPassed is set when offline data authentication succeeded.
+	ODAPassed bool
+}
+
+// An Item is a queued tap as the queue shows it: no card data beyond the
+// masked PAN and the terminal's card token.
+type Item struct {
+	Seq       int64     `json:"seq"`
+	TxnID     string    `json:"txn_id"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	CardToken string    `json:"card_token"`
+	MaskedPAN string    `json:"masked_pan"`
+	State     State     `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Attempts  int       `json:"attempts"`
+	// Filled in from the ledger's answer.
+	Reason          string `json:"reason,omitempty"`
+	AuthorizationID string `json:"authorization_id,omitempty"`
+	Overdraft       int64  `json:"overdraft,omitempty"`
+}
+
+// Queue errors.
+var (
+	// ErrDuplicateTxn is returned by Enqueue for a transaction id already
+	// queued with a different amount, currency or card.
+	ErrDuplicateTxn = errors.New("transaction id already queued for a different tap")
+	// ErrInvalidTap wraps the reasons a tap is malformed.
+	ErrInvalidTap = errors.New("invalid tap")
+)
+
+// Options configure a Queue.
+type Options struct {
+	Key Key
+	// Limits are the offline risk limits; nil means DefaultLimits.
+	Limits *Limits
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand supplies nonces; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// A Queue is the terminal's durable store of offline approvals. Its
+// methods are safe for concurrent use; one process at a time should run a
+// Syncer on it.
+type Queue struct {
+	db     *sql.DB
+	seal   *sealer
+	limits Limits
+	now    func() time.Time
+}
+
+// Open opens or creates the queue database at path, in WAL mode with full
+// synchronous commits.
+func Open(path string, opt Options) (*Queue, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Reader
+	}
+	limits := DefaultLimits()
+	if opt.Limits != nil {
+		limits = *opt.Limits
+	}
+	s, err := newSealer(opt.Key, opt.Rand)
+	if err != nil {
+		return nil, err
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and the pragmas above
+	// then hold for every statement.
+	db.SetMaxOpenConns(1)
+	q := &Queue{db: db, seal: s, limits: limits, now: opt.Now}
+	if err := q.migrate(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	return q, nil
+}
+
+// Close closes the database.
+func (q *Queue) Close() error { return q.db.Close() }
+
+const schema = `
+CREATE TABLE items (
+	seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+	txn_id           TEXT    NOT NULL UNIQUE,
+	amount           INTEGER NOT NULL CHECK (amount > 0),
+	currency         TEXT    NOT NULL,
+	card_token       TEXT    NOT NULL,
+	masked_pan       TEXT    NOT NULL,
+	sealed           BLOB    NOT NULL,
+	state            TEXT    NOT NULL,
+	created_at       INTEGER NOT NULL,
+	updated_at       INTEGER NOT NULL,
+	attempts         INTEGER NOT NULL DEFAULT 0,
+	reason           TEXT    NOT NULL DEFAULT '',
+	authorization_id TEXT    NOT NULL DEFAULT '',
+	overdraft        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX items_unsent ON items (seq) WHERE state IN ('queued', 'sending');
+CREATE INDEX items_unsent_card ON items (card_token) WHERE state IN ('queued', 'sending');
+CREATE TABLE meta (
+	k TEXT PRIMARY KEY,
+	v TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+`
+
+func (q *Queue) migrate() error {
+	var v int
+	if err := q.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	var mode string
+	if err := q.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		return fmt.Errorf("journal mode %q, want wal (%v)", mode, err)
+	}
+	switch v {
+	case 0:
+		tx, err := q.db.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.Exec(schema); err != nil {
+			return fmt.Errorf("creating schema: %w", err)
+		}
+		return tx.Commit()
+	case 1:
+		return nil
+	default:
+		return fmt.Errorf("schema version %d is newer than this program", v)
+	}
+}
+
+var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// maxTxnID bounds transaction ids; they travel as idempotency keys.
+const maxTxnID = 64
+
+func (t Tap) validate() error {
+	switch {
+	case t.TxnID == "" || len(t.TxnID) > maxTxnID || strings.ContainsFunc(t.TxnID, func(r rune) bool { return r <= ' ' || r > '~' }):
+		return fmt.Errorf("%w: transaction id must be 1 to %d printable ASCII characters", ErrInvalidTap, maxTxnID)
+	case t.Amount <= 0 || t.Amount > 999_999_999_999:
+		return fmt.Errorf("%w: amount %d out of range", ErrInvalidTap, t.Amount)
+	case !currencyRE.MatchString(t.Currency):
+		return fmt.Errorf("%w: currency %q is not an ISO 4217 alphabetic code", ErrInvalidTap, t.Currency)
+	}
+	return nil
+}
+
+// Enqueue checks a tap against the risk limits and, if they allow it,
+// stores it as queued. It returns once the item is durably committed; the
+// terminal may then show Approved. A refused tap gives a *DeclineError.
+//
+// Enqueueing the same tap again (same transaction id, amount, currency and
+// card) returns the stored item, so a retry after an unclear failure is
+// safe; the same id for a different tap gives ErrDuplicateTxn.
+func (q *Queue) Enqueue(ctx context.Context, t Tap) (Item, error) {
+	if err := t.validate(); err != nil {
+		return Item{}, err
+	}
+	pan, emvAmount, ok, err := cardPAN(t.EMV)
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	if ok && emvAmount != t.Amount {
+		return Item{}, fmt.Errorf("%w: amount %d differs from the card's 9F02 amount %d", ErrInvalidTap, t.Amount, emvAmount)
+	}
+	token := q.seal.cardToken(pan)
+	sealed, err := q.seal.seal(t.TxnID, t.EMV)
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	it := Item{
+		TxnID: t.TxnID, Amount: t.Amount, Currency: t.Currency,
+		CardToken: token, MaskedPAN: MaskPAN(pan), State: StateQueued,
+	}
+
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	defer tx.Rollback()
+
+	old, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE txn_id = ?`, t.TxnID))
+	switch {
+	case err == nil:
+		if old.Amount == t.Amount && old.Currency == t.Currency && old.CardToken == token {
+			return old, nil
+		}
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, ErrDuplicateTxn)
+	case !errors.Is(err, sql.ErrNoRows):
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+
+	now := q.now()
+	var e exposure
+	var oldest sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN currency = ? THEN amount END), 0),
+		COUNT(*),
+		MIN(created_at),
+		COALESCE(SUM(card_token = ?), 0)
+		FROM items WHERE state IN ('queued', 'sending')`, t.Currency, token).
+		Scan(&e.amount, &e.count, &oldest, &e.sameCard)
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: reading exposure: %w", t.TxnID, err)
+	}
+	if oldest.Valid {
+		e.oldest = time.Unix(0, oldest.Int64)
+	}
+	if err := q.limits.check(t, e, now); err != nil {
+		return Item{}, err
+	}
+
+	res, err := tx.ExecContext(ctx, `INSERT INTO items
+		(txn_id, amount, currency, card_token, masked_pan, sealed, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		it.TxnID, it.Amount, it.Currency, it.CardToken, it.MaskedPAN, sealed, it.State, now.UnixNano(), now.UnixNano())
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	if it.Seq, err = res.LastInsertId(); err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	// With synchronous=FULL in WAL mode the commit returns after the WAL
+	// is fsynced: the approval survives a power cut from here on.
+	if err := tx.Commit(); err != nil {
+		return Item{}, fmt.Errorf("enqueueing %s: committing: %w", t.TxnID, err)
+	}
+	it.CreatedAt, it.UpdatedAt = time.Unix(0, now.UnixNano()), time.Unix(0, now.UnixNano())
+	return it, nil
+}
+
+const itemCols = `seq, txn_id, amount, currency, card_token, masked_pan, state,
+	created_at, updated_at, attempts, reason, authorization_id, overdraft`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanItem(r scanner) (Item, error) {
+	var it Item
+	var created, updated int64
+	err := r.Scan(&it.Seq, &it.TxnID, &it.Amount, &it.Currency, &it.CardToken, &it.MaskedPAN,
+		&it.State, &created, &updated, &it.Attempts, &it.Reason, &it.AuthorizationID, &it.Overdraft)
+	if err != nil {
+		return Item{}, err
+	}
+	it.CreatedAt, it.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
+	return it, nil
+}
+
+// ListOptions select items for List.
+type ListOptions struct {
+	States []State // empty means all
+	After  int64   // only items with a larger Seq
+	Limit  int     // at most this many; 0 means 100
+}
+
+// List returns items in queue order.
+func (q *Queue) List(ctx context.Context, o ListOptions) ([]Item, error) {
+	if o.Limit <= 0 {
+		o.Limit = 100
+	}
+	query := `SELECT ` + itemCols + ` FROM items WHERE seq > ?`
+	args := []any{o.After}
+	if len(o.States) > 0 {
+		query += ` AND state IN (?` + strings.Repeat(`, ?`, len(o.States)-1) + `)`
+		for _, s := range o.States {
+			args = append(args, string(s))
+		}
+	}
+	query += ` ORDER BY seq LIMIT ?`
+	args = append(args, o.Limit)
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing items: %w", err)
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing items: %w", err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing items: %w", err)
+	}
+	return out, nil
+}
