@@ -206,4 +206,3 @@ func (f *HTTPForwarder) Healthy(ctx context.Context) error {
 	}
 	return nil
 }
-

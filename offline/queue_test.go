@@ -250,7 +250,7 @@ func TestNoPANAtRest(t *testing.T) {
 	var logs bytes.Buffer
 	srv := newFakeLedger(t)
 	s := &Syncer{Queue: q, Forwarder: srv.forwarder(), BatchSize: 5, Rand: &countingRand{},
-		Sleep: func(context.Context, time.Duration) error { return nil },
+		Sleep:  func(context.Context, time.Duration) error { return nil },
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	srv.failNext(2)
 	if _, err := s.Drain(ctx, 0); err != nil {
