@@ -1,0 +1,326 @@
+// Package api serves the ledger over HTTP: JSON requests, API keys,
+// idempotency keys on every POST, rate limits, health, metrics and the
+// OpenAPI description (ledger/openapi.yaml).
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"tappos/ledger"
+)
+
+// Config configures a [Server].
+type Config struct {
+	Ledger *ledger.Ledger
+	Logger *slog.Logger     // default slog.Default()
+	Now    func() time.Time // default time.Now
+
+	// Rate and Burst limit requests per API key: Rate per second on
+	// average, Burst at once. Defaults 200 and 400; a negative Rate turns
+	// the limit off.
+	Rate  float64
+	Burst float64
+	// MaxBody caps request bodies; default 64 KiB.
+	MaxBody int64
+	// Timeout bounds the wait for the ledger; default 10 s.
+	Timeout time.Duration
+}
+
+// Server is the ledger's HTTP handler.
+type Server struct {
+	l       *ledger.Ledger
+	log     *slog.Logger
+	now     func() time.Time
+	maxBody int64
+	timeout time.Duration
+	mux     *http.ServeMux
+	limits  *limiter
+	metrics *metrics
+
+	keysMu sync.Mutex
+	keys   map[string]cachedKey // by hash
+	termMu sync.Mutex
+	terms  map[string]string // terminal id -> merchant id
+}
+
+type cachedKey struct {
+	key     ledger.APIKey
+	fetched time.Time
+}
+
+// keyTTL is how long a key is trusted from the cache: a revocation takes
+// effect on every server within it.
+const keyTTL = 30 * time.Second
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	s := &Server{l: cfg.Ledger, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, timeout: cfg.Timeout,
+		mux: http.NewServeMux(), keys: make(map[string]cachedKey), terms: make(map[string]string),
+		metrics: newMetrics()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody == 0 {
+		s.maxBody = 64 << 10
+	}
+	if s.timeout == 0 {
+		s.timeout = 10 * time.Second
+	}
+	rate, burst := cfg.Rate, cfg.Burst
+	if rate == 0 {
+		rate = 200
+	}
+	if burst == 0 {
+		burst = 2 * rate
+	}
+	if rate > 0 {
+		s.limits = newLimiter(rate, burst, s.now)
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /metrics", s.serveMetrics)
+	s.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(ledger.OpenAPI)
+	})
+	post := func(pattern string, h func(*request) (ledger.Result, error)) {
+		s.mux.Handle("POST "+pattern, s.authed(s.idempotent(h)))
+	}
+	post("/v1/authorizations", s.authorize)
+	post("/v1/authorizations/{id}/capture", s.capture)
+	post("/v1/authorizations/{id}/void", s.void)
+	post("/v1/authorizations/{id}/refunds", s.refund)
+	post("/v1/reversals", s.reverse)
+	post("/v1/wallets/{id}/deposits", s.deposit)
+	s.mux.Handle("GET /v1/authorizations/{id}", s.authed(s.getAuthorization))
+	s.mux.Handle("GET /v1/wallets/{id}", s.authed(s.getWallet))
+	s.mux.Handle("GET /v1/wallets/{id}/history", s.authed(s.getHistory))
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	_, route := s.mux.Handler(r)
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	s.metrics.observe(route, sw.status, d)
+	// Paths carry ids, never card data; bodies are not logged.
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("route", route),
+		slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("key", sw.keyID))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	keyID  string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.l.Store().Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "database unreachable")
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// principal is the caller, from its API key.
+type principal struct {
+	ledger.APIKey
+}
+
+type ctxKey struct{}
+
+// authed checks the API key and the rate limit.
+func (s *Server) authed(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if secret == "" {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>")
+			return
+		}
+		k, err := s.lookupKey(r.Context(), secret)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API key")
+			return
+		}
+		if sw, ok := w.(*statusWriter); ok {
+			sw.keyID = k.ID
+		}
+		if s.limits != nil && !s.limits.allow(k.ID) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, principal{k})))
+	})
+}
+
+func (s *Server) lookupKey(ctx context.Context, secret string) (ledger.APIKey, error) {
+	hash := ledger.HashKey([]byte(secret))
+	now := s.now()
+	s.keysMu.Lock()
+	c, ok := s.keys[hash]
+	s.keysMu.Unlock()
+	if !ok || now.Sub(c.fetched) > keyTTL {
+		k, err := s.l.Store().APIKey(ctx, hash)
+		if err != nil {
+			return ledger.APIKey{}, err
+		}
+		c = cachedKey{k, now}
+		s.keysMu.Lock()
+		s.keys[hash] = c
+		s.keysMu.Unlock()
+	}
+	// The lookup was by hash; compare in constant time all the same, so
+	// that no code path compares secrets byte by byte.
+	if subtle.ConstantTimeCompare([]byte(c.key.Hash), []byte(hash)) != 1 || c.key.Revoked {
+		return ledger.APIKey{}, errors.New("bad key")
+	}
+	return c.key, nil
+}
+
+// request is a POST on its way to the ledger.
+type request struct {
+	r    *http.Request
+	p    principal
+	body []byte
+	idem *ledger.Idempotency
+}
+
+// decode reads the JSON body into v, refusing unknown fields.
+func (q *request) decode(v any) error {
+	d := json.NewDecoder(bytes.NewReader(q.body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: body: %v", ledger.ErrInvalid, err)
+	}
+	return nil
+}
+
+// forbidden is returned by handlers when the caller may not act.
+type forbidden string
+
+func (f forbidden) Error() string { return string(f) }
+
+// idempotent reads the body, requires an Idempotency-Key, runs h and maps
+// its result to HTTP.
+func (s *Server) idempotent(h func(*request) (ledger.Result, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := r.Context().Value(ctxKey{}).(principal)
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || len(key) > 255 {
+			writeError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header of 1 to 255 characters")
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
+			return
+		}
+		sum := sha256.New()
+		sum.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+		sum.Write(body)
+		q := &request{r: r, p: p, body: body, idem: &ledger.Idempotency{
+			IdemKey: ledger.IdemKey{Scope: p.ID, Key: key}, Hash: hex.EncodeToString(sum.Sum(nil))}}
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		q.r = r.WithContext(ctx)
+		res, err := h(q)
+		var f forbidden
+		switch {
+		case errors.As(err, &f):
+			writeError(w, http.StatusForbidden, "forbidden", string(f))
+		case errors.Is(err, ledger.ErrInvalid):
+			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		case errors.Is(err, ledger.ErrKeyReused):
+			writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
+		case errors.Is(err, ledger.ErrInFlight):
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
+		case err != nil:
+			s.log.Error("request failed", "route", r.Pattern, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
+		default:
+			if res.Replayed {
+				w.Header().Set("Idempotent-Replayed", "true")
+			}
+			writeJSON(w, statusOf(res), res)
+		}
+	}
+}
+
+// statusOf maps a result to its HTTP status. Declines are answers, not
+// errors: 200 with outcome "declined".
+func statusOf(r ledger.Result) int {
+	if r.Outcome != ledger.OutcomeRejected {
+		return http.StatusOK
+	}
+	switch r.Reason {
+	case ledger.ReasonNotFound:
+		return http.StatusNotFound
+	case ledger.ReasonAmountTooLarge, ledger.ReasonCurrency:
+		return http.StatusUnprocessableEntity
+	default:
+		return http.StatusConflict
+	}
+}

@@ -1,0 +1,331 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tappos/ledger"
+	"tappos/ledger/api"
+	"tappos/ledger/client"
+	"tappos/ledger/sqlitestore"
+	"tappos/ledger/storetest"
+)
+
+// gatedStore holds the writer while armed, to catch a request in flight.
+type gatedStore struct {
+	ledger.Store
+	armed   atomic.Bool
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedStore) Write(ctx context.Context, fn func(ledger.Tx) error) error {
+	if g.armed.CompareAndSwap(true, false) {
+		g.entered <- struct{}{}
+		<-g.gate
+	}
+	return g.Store.Write(ctx, fn)
+}
+
+type fixture struct {
+	env      *storetest.Env
+	store    *gatedStore
+	dir      string
+	srv      *httptest.Server
+	logs     *syncBuffer
+	term     *client.Client // the merchant's terminal
+	other    *client.Client // another merchant's terminal
+	otherTID string
+	admin    *client.Client
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+func newFixture(t *testing.T, cfg api.Config) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedStore{Store: s, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	f := &fixture{store: g, dir: dir, logs: &syncBuffer{}}
+	f.env = storetest.Setup(t, g, 3, 10_000)
+	t.Cleanup(func() { s.Close() }) // after the ledger's cleanup
+	ctx := context.Background()
+	l := f.env.Ledger
+	_, tkey, err := l.CreateAPIKey(ctx, ledger.RoleTerminal, f.env.Merchant.ID, f.env.Terminal.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot, err := l.CreateTerminal(ctx, f.env.Other.ID, "their till")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, okey, err := l.CreateAPIKey(ctx, ledger.RoleTerminal, f.env.Other.ID, ot.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, akey, err := l.CreateAPIKey(ctx, ledger.RoleAdmin, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Ledger = l
+	cfg.Logger = slog.New(slog.NewJSONHandler(f.logs, nil))
+	f.srv = httptest.NewServer(api.New(cfg))
+	t.Cleanup(f.srv.Close)
+	f.term = &client.Client{BaseURL: f.srv.URL, Key: tkey}
+	f.other = &client.Client{BaseURL: f.srv.URL, Key: okey}
+	f.otherTID = ot.ID
+	f.admin = &client.Client{BaseURL: f.srv.URL, Key: akey}
+	return f
+}
+
+func (f *fixture) tap(t *testing.T, card int, txn string, amount int64, cid byte) api.AuthorizationRequest {
+	return api.AuthorizationRequest{TerminalTxnID: txn, Amount: amount, Currency: "EUR",
+		EMV: hex.EncodeToString(storetest.Tap(t, f.env.Cards[card], amount, cid))}
+}
+
+func post(t *testing.T, c *client.Client, path, key string, body any) client.Response {
+	t.Helper()
+	r, err := c.Post(context.Background(), path, key, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestAccess(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	ok := post(t, f.term, "/v1/authorizations", "a0", f.tap(t, 0, "a0", 100, 0x80))
+	if ok.Status != 200 || ok.Result.Outcome != ledger.OutcomeApproved {
+		t.Fatalf("authorization: %+v", ok)
+	}
+	anon := &client.Client{BaseURL: f.srv.URL}
+	wrong := &client.Client{BaseURL: f.srv.URL, Key: "tpk_not-a-key"}
+	otherTerminal := f.tap(t, 0, "a3", 100, 0x80)
+	otherTerminal.TerminalID = f.otherTID
+	otherMerchant := f.tap(t, 0, "a4", 100, 0x80)
+	otherMerchant.MerchantID = f.env.Other.ID
+	tests := []struct {
+		name   string
+		c      *client.Client
+		path   string
+		body   any
+		status int
+	}{
+		{"no key", anon, "/v1/authorizations", f.tap(t, 0, "a1", 100, 0x80), 401},
+		{"unknown key", wrong, "/v1/authorizations", f.tap(t, 0, "a2", 100, 0x80), 401},
+		{"another merchant's terminal", f.term, "/v1/authorizations", otherTerminal, 403},
+		{"another merchant", f.term, "/v1/authorizations", otherMerchant, 403},
+		{"refund of another merchant's payment", f.other, "/v1/authorizations/" + ok.Result.AuthorizationID + "/refunds", api.AmountRequest{Amount: 1}, 404},
+		{"void of another merchant's payment", f.other, "/v1/authorizations/" + ok.Result.AuthorizationID + "/void", struct{}{}, 404},
+		{"terminal tops up", f.term, "/v1/wallets/" + f.env.Wallets[0].ID + "/deposits", api.DepositRequest{Amount: 1, Currency: "EUR"}, 403},
+		{"admin tops up", f.admin, "/v1/wallets/" + f.env.Wallets[0].ID + "/deposits", api.DepositRequest{Amount: 1, Currency: "EUR"}, 200},
+		{"unknown field", f.term, "/v1/authorizations", map[string]any{"amount": 1, "pan": "x"}, 400},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, tt.c, tt.path, "k"+string(rune('a'+i)), tt.body)
+			if r.Status != tt.status {
+				t.Errorf("status %d (%s %s), want %d", r.Status, r.Code, r.Message, tt.status)
+			}
+		})
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/v1/authorizations/"+ok.Result.AuthorizationID, nil)
+	req.Header.Set("Authorization", "Bearer "+f.other.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("another merchant reads an authorization: %d", resp.StatusCode)
+	}
+	f.env.MustVerify(t)
+}
+
+func TestDeclineReasons(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	forged := f.tap(t, 0, "d1", 100, 0x80)
+	emv, _ := hex.DecodeString(forged.EMV)
+	emv[len(emv)-1] ^= 0x01 // 9F26 is last: one bit of the ARQC
+	forged.EMV = hex.EncodeToString(emv)
+	good := f.tap(t, 1, "d2", 100, 0x80)
+	replayed := good
+	replayed.TerminalTxnID = "d3"
+	stranger := api.AuthorizationRequest{TerminalTxnID: "d4", Amount: 100, Currency: "EUR",
+		EMV: hex.EncodeToString(storetest.Tap(t, f.env.Stranger, 100, 0x80))}
+	tests := []struct {
+		name    string
+		req     api.AuthorizationRequest
+		outcome string
+		reason  string
+	}{
+		{"forged ARQC", forged, ledger.OutcomeDeclined, ledger.ReasonBadCryptogram},
+		{"good", good, ledger.OutcomeApproved, ""},
+		{"replayed ATC", replayed, ledger.OutcomeDeclined, ledger.ReasonReplay},
+		{"unknown card", stranger, ledger.OutcomeDeclined, ledger.ReasonUnknownCard},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, f.term, "/v1/authorizations", tt.req.TerminalTxnID, tt.req)
+			if r.Status != 200 || r.Result.Outcome != tt.outcome || r.Result.Reason != tt.reason {
+				t.Errorf("got %d %+v, want %s/%s", r.Status, r.Result, tt.outcome, tt.reason)
+			}
+		})
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	req := f.tap(t, 0, "i1", 250, 0x80)
+	first := post(t, f.term, "/v1/authorizations", "key-1", req)
+	again := post(t, f.term, "/v1/authorizations", "key-1", req)
+	if !again.Replayed || first.Replayed || again.Result != first.Result {
+		t.Errorf("replay: %+v\nfirst: %+v", again, first)
+	}
+	changed := f.tap(t, 0, "i2", 250, 0x80)
+	if r := post(t, f.term, "/v1/authorizations", "key-1", changed); r.Status != 422 {
+		t.Errorf("same key, other body: %d", r.Status)
+	}
+	if r := post(t, f.term, "/v1/authorizations", "", changed); r.Status != 400 {
+		t.Errorf("no key: %d", r.Status)
+	}
+	// A request in flight.
+	f.store.armed.Store(true)
+	done := make(chan client.Response)
+	go func() {
+		r, _ := f.term.Post(context.Background(), "/v1/authorizations", "key-2", changed)
+		done <- r
+	}()
+	<-f.store.entered
+	if r := post(t, f.term, "/v1/authorizations", "key-2", changed); r.Status != 409 {
+		t.Errorf("in flight: %d", r.Status)
+	}
+	close(f.store.gate)
+	if r := <-done; r.Status != 200 || r.Result.Outcome != ledger.OutcomeApproved {
+		t.Errorf("first of the in-flight pair: %+v", r)
+	}
+	if bal, _ := f.env.Balance(t, f.env.Wallets[0].ID); bal != 9_500 {
+		t.Errorf("balance %d, want 9500", bal)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t, api.Config{Rate: 1, Burst: 2, MaxBody: 1024, Now: func() time.Time { return now }})
+	big := map[string]string{"emv": strings.Repeat("00", 1024)}
+	if r := post(t, f.term, "/v1/authorizations", "l1", big); r.Status != 413 {
+		t.Errorf("big body: %d", r.Status)
+	}
+	if r := post(t, f.term, "/v1/authorizations", "l2", f.tap(t, 0, "l2", 1, 0x80)); r.Status != 200 {
+		t.Errorf("second request: %d", r.Status)
+	}
+	if r := post(t, f.term, "/v1/authorizations", "l3", f.tap(t, 0, "l3", 1, 0x80)); r.Status != 429 {
+		t.Errorf("third request: %d", r.Status)
+	}
+	if r := post(t, f.admin, "/v1/wallets/"+f.env.Wallets[0].ID+"/deposits", "l4", api.DepositRequest{Amount: 1, Currency: "EUR"}); r.Status != 200 {
+		t.Errorf("another key: %d", r.Status)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	post(t, f.term, "/v1/authorizations", "m1", f.tap(t, 0, "m1", 100, 0x80))
+	tests := []struct {
+		path string
+		want string
+	}{
+		{"/healthz", "ok"},
+		{"/readyz", "ready"},
+		{"/openapi.yaml", "openapi: 3"},
+		{"/metrics", `ledger_authorizations_total{outcome="approved",reason=""} 1`},
+		{"/metrics", `ledger_http_requests_total{route="POST /v1/authorizations",status="200"} 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			code, body := get(t, f.srv.URL+tt.path)
+			if code != 200 || !strings.Contains(body, tt.want) {
+				t.Errorf("%d %q, want %q", code, body, tt.want)
+			}
+		})
+	}
+}
+
+// TestNoPANAtRest sends approvals, declines and offline bookings, then
+// looks for every PAN in the database files and the logs.
+func TestNoPANAtRest(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	for i := range f.env.Cards {
+		post(t, f.term, "/v1/authorizations", "n1"+string(rune('a'+i)), f.tap(t, i, "n1"+string(rune('a'+i)), 100, 0x80))
+		post(t, f.term, "/v1/authorizations", "n2"+string(rune('a'+i)), f.tap(t, i, "n2"+string(rune('a'+i)), 1_000_000, 0x80))
+		req := f.tap(t, i, "n3"+string(rune('a'+i)), 20_000, 0x40)
+		req.Kind = ledger.AuthOffline
+		post(t, f.term, "/v1/authorizations", "n3"+string(rune('a'+i)), req)
+	}
+	post(t, f.term, "/v1/authorizations", "n4", api.AuthorizationRequest{TerminalTxnID: "n4", Amount: 100,
+		Currency: "EUR", EMV: hex.EncodeToString(storetest.Tap(t, f.env.Stranger, 100, 0x80))})
+	files, _ := filepath.Glob(filepath.Join(f.dir, "ledger.db*"))
+	if len(files) < 2 {
+		t.Fatalf("database files %v: want the database and its WAL", files)
+	}
+	blobs := map[string][]byte{"logs": f.logs.Bytes()}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[filepath.Base(p)] = b
+	}
+	cards := append(f.env.Cards, f.env.Stranger)
+	for _, c := range cards {
+		bcd, _ := hex.DecodeString(c.PAN)
+		for name, b := range blobs {
+			if bytes.Contains(b, []byte(c.PAN)) || bytes.Contains(b, bcd) {
+				t.Errorf("%s contains the PAN of %s", name, ledger.MaskPAN(c.PAN))
+			}
+		}
+		if !bytes.Contains(blobs["ledger.db-wal"], []byte(ledger.MaskPAN(c.PAN))) {
+			t.Errorf("WAL lacks the masked PAN %s: is the test looking at the right file?", ledger.MaskPAN(c.PAN))
+		}
+	}
+}

@@ -1,0 +1,94 @@
+// Package client calls ledgerd's HTTP API, for terminals, the offline
+// sync and tests.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"tappos/ledger"
+	"tappos/ledger/api"
+)
+
+// Client calls one ledgerd with one API key.
+type Client struct {
+	BaseURL string       // e.g. "http://127.0.0.1:8080"
+	Key     string       // API key
+	HTTP    *http.Client // default http.DefaultClient
+}
+
+// Response is the answer to a POST.
+type Response struct {
+	Status   int
+	Result   ledger.Result // for 200 and rejections (404, 409, 422 with an outcome)
+	Code     string        // error code of other failures
+	Message  string
+	Replayed bool // Idempotent-Replayed: the original response to an earlier request
+}
+
+// Post sends body as JSON with an idempotency key. An error means no
+// answer arrived: retry with the same key.
+func (c *Client) Post(ctx context.Context, path, idemKey string, body any) (Response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Response{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, bytes.NewReader(b))
+	if err != nil {
+		return Response{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idemKey)
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Response{}, fmt.Errorf("reading response: %w", err)
+	}
+	r := Response{Status: resp.StatusCode, Replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
+	var e struct {
+		Error *struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != nil {
+		r.Code, r.Message = e.Error.Code, e.Error.Message
+		return r, nil
+	}
+	if err := json.Unmarshal(raw, &r.Result); err != nil {
+		return Response{}, fmt.Errorf("decoding %d response: %w", resp.StatusCode, err)
+	}
+	return r, nil
+}
+
+// Authorize posts an authorization.
+func (c *Client) Authorize(ctx context.Context, idemKey string, a api.AuthorizationRequest) (Response, error) {
+	return c.Post(ctx, "/v1/authorizations", idemKey, a)
+}
+
+// Refund refunds an amount of an authorization.
+func (c *Client) Refund(ctx context.Context, idemKey, authID string, amount int64) (Response, error) {
+	return c.Post(ctx, "/v1/authorizations/"+authID+"/refunds", idemKey, api.AmountRequest{Amount: amount})
+}
+
+// Void voids an authorization.
+func (c *Client) Void(ctx context.Context, idemKey, authID string) (Response, error) {
+	return c.Post(ctx, "/v1/authorizations/"+authID+"/void", idemKey, struct{}{})
+}
+
+// Reverse reverses a terminal transaction.
+func (c *Client) Reverse(ctx context.Context, idemKey, terminalID, txnID string) (Response, error) {
+	return c.Post(ctx, "/v1/reversals", idemKey, api.ReversalRequest{TerminalID: terminalID, TerminalTxnID: txnID})
+}
