@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,9 +24,27 @@ func init() {
 	})
 }
 
+const pcscReadersUsage = `usage: posctl pcsc readers
+
+Lists the PC/SC readers pcscd knows, one a line, marking the vpcd virtual
+readers that only demo and test mode accept.
+
+Example:
+  posctl pcsc readers
+`
+
 func runPCSCReaders(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: posctl pcsc readers")
+	fs := flag.NewFlagSet("posctl pcsc readers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, pcscReadersUsage) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return 2
 	}
 	names, err := pcsc.Readers()
@@ -49,6 +68,9 @@ Waits for a card on the reader (the first one by default), then sends
 SELECT PPSE (2PAY.SYS.DDF01) and prints the ATR, the status word, the
 response length and the round trip. No card data is printed.
 
+Example (the first virtual reader, with posctl cardsim presenting a card):
+  posctl pcsc ping --reader "Virtual PCD 00 00" --allow-virtual
+
 Flags:
 `
 
@@ -65,7 +87,14 @@ func runPCSCPing(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("reader", "", "reader `NAME`, or a unique part of it (default: the first)")
 	allowVirtual := fs.Bool("allow-virtual", false, "accept a vpcd virtual reader (demo and tests only)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for a card")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return 2
 	}
 
