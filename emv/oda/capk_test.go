@@ -17,7 +17,7 @@ func TestLoadCAKeys(t *testing.T) {
 	}{
 		{"A000000003", 0x92, 1408, "1217", nil},
 		{"A0000000031010", 0x92, 1408, "1217", nil}, // an AID works too
-		{"A000000004", 0xEF, 1984, "", nil},        // no expiry listed
+		{"A000000004", 0xEF, 1984, "", nil},         // no expiry listed
 		{"A000000004", 0xF8, 0, "", ErrCAKeyNotFound},
 		{"A000000003", 0x99, 0, "", ErrCAKeyCheckValue}, // wrong check value
 		{"A000000004", 0xAD, 0, "", ErrCAKeyCheckValue}, // no check value
