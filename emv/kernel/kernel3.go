@@ -1,0 +1,214 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"tappos/emv/oda"
+	"tappos/emv/tags"
+	"tappos/emv/tlv"
+)
+
+// Kernel 3 (Visa qVSDC, EMV Contactless Book C-3) bits.
+const (
+	ttqOnlinePIN      = 0x04 // TTQ byte 1: online PIN supported
+	ttqSignature      = 0x02 // TTQ byte 1: signature supported
+	ttqCVMRequired    = 0x40 // TTQ byte 2: CVM required
+	ctqOnlinePIN      = 0x80 // CTQ byte 1: online PIN required
+	ctqSignature      = 0x40 // CTQ byte 1: signature required
+	ctqOnlineIfODA    = 0x20 // CTQ byte 1: go online if ODA fails
+	ctqSwitchIfODA    = 0x10 // CTQ byte 1: switch interface if ODA fails
+	ctqOnlineIfExpire = 0x08 // CTQ byte 1: go online if application expired
+	ctqCDCVM          = 0x80 // CTQ byte 2: consumer device CVM performed
+)
+
+// kernel3 runs Visa qVSDC on the selected application.
+func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Status, error) {
+	pdol := fci.Value(0x9F38)
+	if !dolHas(pdol, 0x9F66) {
+		// Without TTQ in the PDOL the card does not do qVSDC.
+		return SelectNext, fmt.Errorf("kernel 3: %w: PDOL lacks TTQ", ErrCardData)
+	}
+	s.term[0x9F66] = c.ind.ttq
+	pdolData, err := s.buildDOL(pdol)
+	if err != nil {
+		return EndApplication, s.end(EndApplication, "card data unusable", err)
+	}
+	data, sw, err := s.exchange(ctx, "GET PROCESSING OPTIONS",
+		command(0x80, 0xA8, 0x00, 0x00, tlv.Build(0x83, pdolData)))
+	if err != nil {
+		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
+	}
+	switch sw {
+	case 0x9000:
+	case 0x6986:
+		// A phone asking its holder to unlock it: tap again afterwards.
+		s.out.Messages = append(s.out.Messages, MsgSeePhone)
+		return TryAgain, s.end(TryAgain, "see phone", &StatusError{"GET PROCESSING OPTIONS", sw})
+	case 0x6984, 0x6985:
+		return SelectNext, &StatusError{"GET PROCESSING OPTIONS", sw}
+	default:
+		return EndApplication, s.end(EndApplication, "card refused the transaction",
+			&StatusError{"GET PROCESSING OPTIONS", sw})
+	}
+	l, err := template(data, 0x77, "GET PROCESSING OPTIONS")
+	if err == nil {
+		err = s.storeCard(l)
+	}
+	if err != nil {
+		return EndApplication, s.end(EndApplication, "card data unusable", err)
+	}
+	var records []oda.Record
+	if afl := s.cardData[0x94]; len(afl) > 0 {
+		if records, err = s.readRecords(ctx, afl); err != nil {
+			return s.fail(err)
+		}
+	}
+	s.out.Messages = append(s.out.Messages, MsgRemoveCard)
+	return s.complete3(c, pdolData, records)
+}
+
+// fail ends the tap on an error while talking to the card: Try Again
+// when the card went away, End Application otherwise.
+func (s *session) fail(err error) (Status, error) {
+	if isComm(err) {
+		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
+	}
+	return EndApplication, s.end(EndApplication, "card data unusable", err)
+}
+
+// complete3 decides kernel 3's outcome once the card has been read: the
+// card's cryptogram, the CVM, and fDDA for an offline approval.
+func (s *session) complete3(c *candidate, pdolData []byte, records []oda.Record) (Status, error) {
+	d := s.cardData
+	for _, t := range []tlv.Tag{0x82, 0x9F36, 0x9F26, 0x9F10} {
+		if len(d[t]) == 0 {
+			return EndApplication, s.end(EndApplication, "card data incomplete",
+				fmt.Errorf("kernel 3: %w: %s missing", ErrCardData, t))
+		}
+	}
+	if s.panDigits() == "" || len(d[0x9F26]) != 8 || len(d[0x9F36]) != 2 {
+		return EndApplication, s.end(EndApplication, "card data incomplete",
+			fmt.Errorf("kernel 3: %w: PAN, cryptogram or ATC unusable", ErrCardData))
+	}
+	ctype, ok := s.cryptogramType3()
+	if !ok {
+		return EndApplication, s.end(EndApplication, "card data incomplete",
+			fmt.Errorf("kernel 3: %w: cryptogram type unknown", ErrCardData))
+	}
+	s.setCardOutcome(ctype, d[0x9F26])
+	ttq, ctq := c.ind.ttq, d[0x9F6C]
+	if len(ctq) != 0 && len(ctq) != 2 {
+		return EndApplication, s.end(EndApplication, "card data unusable",
+			fmt.Errorf("kernel 3: %w: CTQ of %d bytes", ErrCardData, len(ctq)))
+	}
+	cvm, ok := cvm3(ttq, ctq, d[0x9F69], ctype)
+	s.out.CVM = cvm
+	if !ok {
+		return Declined, s.end(Declined, "no acceptable cardholder verification", nil)
+	}
+	switch ctype {
+	case AAC:
+		return Declined, s.end(Declined, "card declined", nil)
+	case ARQC:
+		return OnlineRequest, s.end(OnlineRequest, "", nil)
+	}
+	// An offline approval: the card must be unexpired and prove itself.
+	online := s.onlineCapable()
+	if s.expired() {
+		s.tvr.Set(tags.TVRExpiredApplication)
+		if len(ctq) == 2 && ctq[0]&ctqOnlineIfExpire != 0 && online {
+			return OnlineRequest, s.end(OnlineRequest, "application expired", nil)
+		}
+		return Declined, s.end(Declined, "application expired", nil)
+	}
+	s.tsi.Set(tags.TSIOfflineDataAuthPerformed)
+	err := s.verifyFDDA(records)
+	s.out.ODA = ODAResult{Method: oda.MethodFDDA, OK: err == nil, Err: err}
+	if err == nil {
+		return Approved, s.end(Approved, "", nil)
+	}
+	s.tvr.Set(tags.TVRDDAFailed)
+	switch {
+	case len(ctq) == 2 && ctq[0]&ctqOnlineIfODA != 0 && online:
+		return OnlineRequest, s.end(OnlineRequest, "offline data authentication failed", nil)
+	case len(ctq) == 2 && ctq[0]&ctqSwitchIfODA != 0:
+		return TryAnotherInterface, s.end(TryAnotherInterface, "offline data authentication failed", nil)
+	}
+	return Declined, s.end(Declined, "offline data authentication failed", nil)
+}
+
+// cryptogramType3 reads 9F27, or when the card leaves it out, the
+// cryptogram type in bits 6-5 of byte 5 of the Visa issuer application
+// data (Book C-3 §5.4.3).
+func (s *session) cryptogramType3() (CryptogramType, bool) {
+	if cid := s.cardData[0x9F27]; len(cid) == 1 {
+		t := CryptogramType(cid[0] & 0xC0)
+		return t, t.String() != ""
+	}
+	iad := s.cardData[0x9F10]
+	if len(iad) < 5 {
+		return 0, false
+	}
+	switch iad[4] >> 4 & 0x03 {
+	case 0:
+		return AAC, true
+	case 1:
+		return TC, true
+	case 2:
+		return ARQC, true
+	}
+	return 0, false
+}
+
+// cvm3 decides the CVM from the TTQ the reader sent and the card's CTQ
+// (Book C-3 §5.7), and reports false when no acceptable CVM exists: a
+// phone claiming CDCVM on an offline cryptogram must repeat the claim in
+// the signed card authentication data 9F69.
+func cvm3(ttq, ctq, cardAuth []byte, ctype CryptogramType) (CVM, bool) {
+	cvmRequired := ttq[1]&ttqCVMRequired != 0
+	if len(ctq) == 2 {
+		switch {
+		case ctq[1]&ctqCDCVM != 0:
+			if ctype == ARQC || (len(cardAuth) >= 7 && bytes.Equal(cardAuth[5:7], ctq)) {
+				return CVMCDCVM, true
+			}
+			return CVMFailed, false
+		case ctq[0]&ctqOnlinePIN != 0 && ttq[0]&ttqOnlinePIN != 0:
+			return CVMOnlinePIN, ctype != TC
+		case ctq[0]&ctqSignature != 0 && ttq[0]&ttqSignature != 0:
+			return CVMSignature, true
+		}
+	} else if cvmRequired {
+		switch {
+		case ttq[0]&ttqSignature != 0:
+			return CVMSignature, true
+		case ttq[0]&ttqOnlinePIN != 0 && ctype == ARQC:
+			return CVMOnlinePIN, true
+		}
+	}
+	if cvmRequired {
+		return CVMFailed, false
+	}
+	return CVMNone, true
+}
+
+// verifyFDDA checks the fDDA signature of an offline qVSDC approval.
+func (s *session) verifyFDDA(records []oda.Record) error {
+	if s.k.CAKeys == nil {
+		return fmt.Errorf("kernel 3: %w", oda.ErrCAKeyNotFound)
+	}
+	card, err := s.odaCard(records)
+	if err != nil {
+		return err
+	}
+	d := s.cardData
+	in := oda.FDDAInput{SDAD: d[0x9F4B], UnpredictableNumber: s.term[0x9F37],
+		Amount: s.term[0x9F02], Currency: s.term[0x5F2A], CardAuthData: d[0x9F69]}
+	if len(in.SDAD) == 0 {
+		return fmt.Errorf("kernel 3: %w: no fDDA signature", ErrCardData)
+	}
+	_, err = oda.VerifyFDDA(s.k.CAKeys, card, s.k.Now(), in)
+	return err
+}
