@@ -102,8 +102,8 @@ func (e caKeyJSON) key() (*CAKey, error) {
 	k := &CAKey{Index: idx[0], HashAlg: e.HashAlg, PKAlg: e.PKAlg, PublicKey: pub}
 	copy(k.RID[:], rid)
 	if e.Expiry != nil {
-		if _, _, err := parseMMYY(*e.Expiry); err != nil {
-			return nil, fmt.Errorf("expiry %q: %w", *e.Expiry, err)
+		if !validMMYY(*e.Expiry) {
+			return nil, fmt.Errorf("expiry %q: %w", *e.Expiry, ErrBadDate)
 		}
 		k.Expiry = *e.Expiry
 	}
@@ -142,15 +142,11 @@ func (s *CAKeyStore) Key(rid []byte, index byte) (*CAKey, error) {
 	return nil, fail(step, ErrCAKeyNotFound)
 }
 
-// parseMMYY parses an MMYY expiry written as 4 decimal digits.
-func parseMMYY(s string) (month, year int, err error) {
+// validMMYY reports whether s is an MMYY date written as 4 decimal digits.
+func validMMYY(s string) bool {
 	if len(s) != 4 || strings.Trim(s, "0123456789") != "" {
-		return 0, 0, ErrBadDate
+		return false
 	}
-	month = int(s[0]-'0')*10 + int(s[1]-'0')
-	year = int(s[2]-'0')*10 + int(s[3]-'0')
-	if month < 1 || month > 12 {
-		return 0, 0, ErrBadDate
-	}
-	return month, year, nil
+	month := int(s[0]-'0')*10 + int(s[1]-'0')
+	return month >= 1 && month <= 12
 }
