@@ -244,8 +244,9 @@ func (c *card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	// SCardTransmit cannot be interrupted, so a card that never answers
 	// is left to a goroutine when ctx ends first.
 	ch := make(chan result, 1)
+	h := c.h // Close may clear c.h while an abandoned Transmit runs
 	go func() {
-		rsp, err := c.h.Transmit(apdu)
+		rsp, err := h.Transmit(apdu)
 		ch <- result{rsp, err}
 	}()
 	select {
