@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"tappos/emv/dol"
 	"tappos/emv/tags"
 	"tappos/emv/tlv"
 )
@@ -75,72 +76,17 @@ func (s *session) value(t tlv.Tag) ([]byte, bool) {
 }
 
 // buildDOL returns the data a DOL (PDOL, CDOL1) asks for, EMV Book 3
-// §5.4: missing objects are zeros, numeric values are padded or cut on
-// the left, others on the right, constructed objects are zeros.
-func (s *session) buildDOL(dol []byte) ([]byte, error) {
-	var out []byte
-	for i := 0; i < len(dol); {
-		tag, n, err := tlv.ParseTag(dol[i:])
-		if err != nil {
-			return nil, fmt.Errorf("%w: DOL entry at %d: %v", ErrCardData, i, err)
-		}
-		i += n
-		if i >= len(dol) {
-			return nil, fmt.Errorf("%w: DOL entry for %s has no length", ErrCardData, tag)
-		}
-		l := int(dol[i])
-		i++
-		if l&0x80 != 0 {
-			return nil, fmt.Errorf("%w: DOL length for %s not one byte", ErrCardData, tag)
-		}
-		v, ok := s.value(tag)
-		if !ok || tag.Constructed() {
-			out = append(out, make([]byte, l)...)
-			continue
-		}
-		out = append(out, fit(tag, v, l)...)
+// §5.4: missing objects are zeros, values are fitted by their format.
+func (s *session) buildDOL(b []byte) ([]byte, error) {
+	d, err := dol.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCardData, err)
 	}
-	if len(out) > 252 {
-		return nil, fmt.Errorf("%w: DOL asks for %d bytes", ErrCardData, len(out))
+	// The data must fit a short APDU with its 83 template around it.
+	if d.Len() > 252 {
+		return nil, fmt.Errorf("%w: DOL asks for %d bytes", ErrCardData, d.Len())
 	}
-	return out, nil
-}
-
-// fit pads or truncates a value to a DOL length by its format.
-func fit(tag tlv.Tag, v []byte, l int) []byte {
-	f := tags.FormatOf(tag)
-	if len(v) == l {
-		return v
-	}
-	if f == tags.FormatN {
-		if len(v) > l {
-			return v[len(v)-l:]
-		}
-		return append(make([]byte, l-len(v)), v...)
-	}
-	if len(v) > l {
-		return v[:l]
-	}
-	pad := byte(0x00)
-	if f == tags.FormatCN {
-		pad = 0xFF
-	}
-	return append(bytes.Clone(v), bytes.Repeat([]byte{pad}, l-len(v))...)
-}
-
-// dolHas reports whether a DOL lists a tag.
-func dolHas(dol []byte, want tlv.Tag) bool {
-	for i := 0; i < len(dol); {
-		tag, n, err := tlv.ParseTag(dol[i:])
-		if err != nil || i+n >= len(dol) {
-			return false
-		}
-		if tag == want {
-			return true
-		}
-		i += n + 1
-	}
-	return false
+	return d.Build(s.value), nil
 }
 
 // storeCard records the primitive objects of a card response. An object

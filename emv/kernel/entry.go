@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"sort"
 
+	"tappos/emv/apdu"
 	"tappos/emv/tlv"
 )
-
-// ppse is the name of the Proximity Payment System Environment.
-var ppse = []byte("2PAY.SYS.DDF01")
 
 // candidate is one combination of a card application and a kernel the
 // terminal accepts (Book B §3.3.2).
@@ -70,14 +68,15 @@ func preProcess(a *AIDConfig, amount int64) indicators {
 // other than Select Next.
 func (s *session) entryPoint(ctx context.Context) error {
 	s.out.Messages = append(s.out.Messages, MsgPresentCard)
-	data, sw, err := s.exchange(ctx, "SELECT PPSE", command(0x00, 0xA4, 0x04, 0x00, ppse))
+	sel := apdu.SelectPPSE()
+	data, sw, err := s.exchange(ctx, sel)
 	if err != nil {
 		return s.end(TryAgain, "card left or did not answer", err)
 	}
 	s.out.Messages = append(s.out.Messages, MsgProcessing)
 	if sw != 0x9000 {
 		return s.end(EndApplication, "card has no contactless directory",
-			fmt.Errorf("%w: %w", ErrNoApplication, &StatusError{"SELECT PPSE", sw}))
+			fmt.Errorf("%w: %w", ErrNoApplication, statusError(sel, sw)))
 	}
 	cands, err := s.candidates(data)
 	if err != nil {
@@ -172,12 +171,13 @@ func kernelID(adf, k []byte) (int, bool) {
 // finalSelect selects the candidate's application and runs its kernel.
 func (s *session) finalSelect(ctx context.Context, c *candidate) (Status, error) {
 	name := append(bytes.Clone(c.adf), c.extSel...)
-	data, sw, err := s.exchange(ctx, "SELECT AID", command(0x00, 0xA4, 0x04, 0x00, name))
+	sel := apdu.Select(name)
+	data, sw, err := s.exchange(ctx, sel)
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
 	if sw != 0x9000 {
-		return SelectNext, &StatusError{"SELECT AID", sw}
+		return SelectNext, statusError(sel, sw)
 	}
 	l, err := template(data, 0x6F, "SELECT AID")
 	if err != nil {

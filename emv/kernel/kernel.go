@@ -48,16 +48,6 @@ var (
 	ErrTransaction = errors.New("invalid transaction")
 )
 
-// StatusError is a status word the kernel did not expect from a command.
-type StatusError struct {
-	Command string // e.g. "GET PROCESSING OPTIONS"
-	SW      uint16
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("%s: status %04X", e.Command, e.SW)
-}
-
 // Kernel runs taps for one terminal configuration.
 type Kernel struct {
 	Config *Config

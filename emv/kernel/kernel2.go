@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"tappos/emv/apdu"
 	"tappos/emv/oda"
 	"tappos/emv/tags"
 	"tappos/emv/tlv"
@@ -31,13 +32,13 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if err != nil {
 		return EndApplication, s.end(EndApplication, "card data unusable", err)
 	}
-	data, sw, err := s.exchange(ctx, "GET PROCESSING OPTIONS",
-		command(0x80, 0xA8, 0x00, 0x00, tlv.Build(0x83, pdolData)))
+	gpo := apdu.GetProcessingOptions(pdolData)
+	data, sw, err := s.exchange(ctx, gpo)
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
 	if sw != 0x9000 {
-		return SelectNext, &StatusError{"GET PROCESSING OPTIONS", sw}
+		return SelectNext, statusError(gpo, sw)
 	}
 	if err := s.gpoResponse2(data); err != nil {
 		return EndApplication, s.end(EndApplication, "card data unusable", err)
@@ -81,19 +82,16 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if err != nil {
 		return EndApplication, s.end(EndApplication, "card data unusable", err)
 	}
-	p1 := byte(ask)
-	if cda && ask != AAC {
-		p1 |= genACCDA
-	}
-	data, sw, err = s.exchange(ctx, "GENERATE AC", command(0x80, 0xAE, p1, 0x00, cdol1))
+	genAC := apdu.GenerateAC(apdu.ACType(ask), cda && ask != AAC, cdol1)
+	data, sw, err = s.exchange(ctx, genAC)
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
 	if sw != 0x9000 {
-		return EndApplication, s.end(EndApplication, "card refused the transaction", &StatusError{"GENERATE AC", sw})
+		return EndApplication, s.end(EndApplication, "card refused the transaction", statusError(genAC, sw))
 	}
 	s.out.Messages = append(s.out.Messages, MsgRemoveCard)
-	return s.genACResponse2(data, ask, p1&genACCDA != 0, odaCard, pdolData, cdol1)
+	return s.genACResponse2(data, ask, genAC.P1&genACCDA != 0, odaCard, pdolData, cdol1)
 }
 
 // gpoResponse2 stores a format 1 (80: AIP, AFL) or format 2 (77) GET

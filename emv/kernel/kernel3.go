@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 
+	"tappos/emv/apdu"
+	"tappos/emv/dol"
 	"tappos/emv/oda"
 	"tappos/emv/tags"
 	"tappos/emv/tlv"
@@ -26,7 +28,7 @@ const (
 // kernel3 runs Visa qVSDC on the selected application.
 func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Status, error) {
 	pdol := fci.Value(0x9F38)
-	if !dolHas(pdol, 0x9F66) {
+	if d, err := dol.Parse(pdol); err != nil || !d.Has(0x9F66) {
 		// Without TTQ in the PDOL the card does not do qVSDC.
 		return SelectNext, fmt.Errorf("kernel 3: %w: PDOL lacks TTQ", ErrCardData)
 	}
@@ -35,8 +37,8 @@ func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if err != nil {
 		return EndApplication, s.end(EndApplication, "card data unusable", err)
 	}
-	data, sw, err := s.exchange(ctx, "GET PROCESSING OPTIONS",
-		command(0x80, 0xA8, 0x00, 0x00, tlv.Build(0x83, pdolData)))
+	gpo := apdu.GetProcessingOptions(pdolData)
+	data, sw, err := s.exchange(ctx, gpo)
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
@@ -45,12 +47,12 @@ func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	case 0x6986:
 		// A phone asking its holder to unlock it: tap again afterwards.
 		s.out.Messages = append(s.out.Messages, MsgSeePhone)
-		return TryAgain, s.end(TryAgain, "see phone", &StatusError{"GET PROCESSING OPTIONS", sw})
+		return TryAgain, s.end(TryAgain, "see phone", statusError(gpo, sw))
 	case 0x6984, 0x6985:
-		return SelectNext, &StatusError{"GET PROCESSING OPTIONS", sw}
+		return SelectNext, statusError(gpo, sw)
 	default:
 		return EndApplication, s.end(EndApplication, "card refused the transaction",
-			&StatusError{"GET PROCESSING OPTIONS", sw})
+			statusError(gpo, sw))
 	}
 	l, err := template(data, 0x77, "GET PROCESSING OPTIONS")
 	if err == nil {

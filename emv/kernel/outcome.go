@@ -74,21 +74,18 @@ type Message string
 
 // Messages a tap shows.
 const (
-	MsgPresentCard       Message = "Present card"
-	MsgProcessing        Message = "Processing"
-	MsgRemoveCard        Message = "Card read OK, remove card"
-	MsgApproved          Message = "Approved"
-	MsgDeclined          Message = "Declined"
-	MsgAuthorising       Message = "Authorising, please wait"
-	MsgEnterPIN          Message = "Enter PIN"
-	MsgSign              Message = "Please sign"
-	MsgSeePhone          Message = "See phone for instructions"
-	MsgPresentCardAgain  Message = "Present card again"
-	MsgPresentOneCard    Message = "Please present one card only"
-	MsgTryAnotherCard    Message = "Insert, swipe or try another card"
-	MsgInsertOrSwipe     Message = "Please insert or swipe card"
-	MsgNotAccepted       Message = "Card not accepted"
-	MsgTryAnotherCardNow Message = "Try another card"
+	MsgPresentCard      Message = "Present card"
+	MsgProcessing       Message = "Processing"
+	MsgRemoveCard       Message = "Card read OK, remove card"
+	MsgApproved         Message = "Approved"
+	MsgDeclined         Message = "Declined"
+	MsgAuthorising      Message = "Authorising, please wait"
+	MsgEnterPIN         Message = "Enter PIN"
+	MsgSign             Message = "Please sign"
+	MsgSeePhone         Message = "See phone for instructions"
+	MsgPresentCardAgain Message = "Present card again"
+	MsgTryAnotherCard   Message = "Insert, swipe or try another card"
+	MsgInsertOrSwipe    Message = "Please insert or swipe card"
 )
 
 // CryptogramType is the kind of application cryptogram (9F27 bits 8-7).

@@ -4,29 +4,29 @@ import (
 	"context"
 	"fmt"
 
+	"tappos/emv/apdu"
 	"tappos/emv/oda"
+	"tappos/emv/tags"
 )
 
 // readRecords reads the records the AFL lists (EMV Book 3 §10.2) and
 // returns those marked for offline data authentication, in AFL order.
 func (s *session) readRecords(ctx context.Context, afl []byte) ([]oda.Record, error) {
-	if len(afl)%4 != 0 {
-		return nil, fmt.Errorf("AFL: %w: length %d is not a multiple of 4", ErrCardData, len(afl))
+	entries, err := tags.ParseAFL(afl)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCardData, err)
 	}
 	var odaRecs []oda.Record
-	for i := 0; i < len(afl); i += 4 {
-		sfi, first, last, nODA := int(afl[i]>>3), int(afl[i+1]), int(afl[i+2]), int(afl[i+3])
-		if afl[i]&0x07 != 0 || sfi < 1 || sfi > 30 || first < 1 || last < first || nODA > last-first+1 {
-			return nil, fmt.Errorf("AFL: %w: bad entry %d", ErrCardData, i/4)
-		}
-		for rec := first; rec <= last; rec++ {
-			cmd := []byte{0x00, 0xB2, byte(rec), byte(sfi<<3 | 4), 0x00}
-			data, sw, err := s.exchange(ctx, "READ RECORD", cmd)
+	for _, e := range entries {
+		sfi := e.SFI
+		for rec := e.First; rec <= e.Last; rec++ {
+			cmd := apdu.ReadRecord(byte(sfi), byte(rec))
+			data, sw, err := s.exchange(ctx, cmd)
 			if err != nil {
 				return nil, err
 			}
-			if sw != 0x9000 {
-				return nil, fmt.Errorf("reading record %d of SFI %d: %w", rec, sfi, &StatusError{"READ RECORD", sw})
+			if sw != apdu.SWSuccess {
+				return nil, fmt.Errorf("reading record %d of SFI %d: %w", rec, sfi, statusError(cmd, sw))
 			}
 			l, err := template(data, 0x70, "READ RECORD")
 			if err != nil {
@@ -35,7 +35,7 @@ func (s *session) readRecords(ctx context.Context, afl []byte) ([]oda.Record, er
 			if err := s.storeCard(l); err != nil {
 				return nil, fmt.Errorf("reading record %d of SFI %d: %w", rec, sfi, err)
 			}
-			if rec < first+nODA {
+			if rec < e.First+e.ODA {
 				odaRecs = append(odaRecs, oda.Record{SFI: sfi, Data: data})
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"tappos/emv/apdu"
+	"tappos/emv/dol"
 	"tappos/emv/oda"
 	"tappos/emv/tlv"
 	"tappos/emv/trace"
@@ -142,7 +144,7 @@ func recordedTerminalData(t *trace.Trace) (gpo, ac map[tlv.Tag][]byte, aids [][]
 		cmd, resp := e.Command, e.Response
 		data := resp[:len(resp)-2]
 		switch {
-		case bytes.HasPrefix(cmd, []byte{0x00, 0xA4, 0x04, 0x00}) && len(cmd) > 5 && !bytes.Contains(cmd, ppse):
+		case bytes.HasPrefix(cmd, []byte{0x00, 0xA4, 0x04, 0x00}) && len(cmd) > 5 && !bytes.Contains(cmd, []byte(apdu.PPSE)):
 			aid := cmd[5 : 5+min(int(cmd[4]), len(cmd)-5)]
 			aids = append(aids, bytes.Clone(aid))
 			if l, err := tlv.Decode(data); err == nil {
@@ -163,20 +165,18 @@ func recordedTerminalData(t *trace.Trace) (gpo, ac map[tlv.Tag][]byte, aids [][]
 	return gpo, ac, aids
 }
 
-// decodeDOL splits DOL data into values by the DOL.
-func decodeDOL(dol, data []byte, into map[tlv.Tag][]byte) {
-	for i, j := 0, 0; i < len(dol); {
-		tag, n, err := tlv.ParseTag(dol[i:])
-		if err != nil || i+n >= len(dol) {
-			return
-		}
-		l := int(dol[i+n])
-		i += n + 1
-		if j+l > len(data) {
-			return
-		}
-		into[tag] = data[j : j+l]
-		j += l
+// decodeDOL splits recorded DOL data into values by the DOL.
+func decodeDOL(b, data []byte, into map[tlv.Tag][]byte) {
+	d, err := dol.Parse(b)
+	if err != nil {
+		return
+	}
+	vals, err := d.Split(data)
+	if err != nil {
+		return
+	}
+	for t, v := range vals {
+		into[t] = v
 	}
 }
 

@@ -2,53 +2,38 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"tappos/emv/apdu"
 )
 
-// maxResponseSteps bounds the 61xx/6Cxx chains a card may ask for, so a
-// hostile card cannot keep the terminal busy.
-const maxResponseSteps = 8
+// counter counts the commands sent to the card and refuses to send once
+// the tap's deadline has passed, whatever the transceiver does with ctx.
+type counter struct{ s *session }
 
-// exchange sends a command and returns the response data and status word,
-// following 61xx (GET RESPONSE) and 6Cxx (wrong Le, resend) the way ISO
-// 7816-4 T=0 cards ask. name is the command's name for errors.
-func (s *session) exchange(ctx context.Context, name string, cmd []byte) ([]byte, uint16, error) {
-	var data []byte
-	for range maxResponseSteps {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w: %v", name, ErrCommunication, err)
-		}
-		s.out.APDUs++
-		resp, err := s.card.Transmit(ctx, cmd)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w: %v", name, ErrCommunication, err)
-		}
-		if len(resp) < 2 {
-			return nil, 0, fmt.Errorf("%s: %w: response of %d bytes", name, ErrCommunication, len(resp))
-		}
-		sw1, sw2 := resp[len(resp)-2], resp[len(resp)-1]
-		data = append(data, resp[:len(resp)-2]...)
-		switch sw1 {
-		case 0x61:
-			cmd = []byte{0x00, 0xC0, 0x00, 0x00, sw2}
-			continue
-		case 0x6C:
-			if len(cmd) < 5 {
-				return nil, 0, fmt.Errorf("%s: %w: 6C%02X to a command without Le", name, ErrCommunication, sw2)
-			}
-			cmd = append(cmd[:len(cmd)-1:len(cmd)-1], sw2)
-			data = data[:0]
-			continue
-		}
-		return data, uint16(sw1)<<8 | uint16(sw2), nil
+func (c counter) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	return nil, 0, fmt.Errorf("%s: %w: too many GET RESPONSE or wrong-length steps", name, ErrCommunication)
+	c.s.out.APDUs++
+	return c.s.card.Transmit(ctx, cmd)
 }
 
-// command builds a case 4 command APDU with Le 00.
-func command(cla, ins, p1, p2 byte, data []byte) []byte {
-	c := make([]byte, 0, 6+len(data))
-	c = append(c, cla, ins, p1, p2, byte(len(data)))
-	c = append(c, data...)
-	return append(c, 0x00)
+// exchange sends a command, following 61xx and 6Cxx, and returns the
+// response data and status word. Only a failure to talk to the card is an
+// error (ErrCommunication); a status word other than 9000 is the caller's
+// to judge.
+func (s *session) exchange(ctx context.Context, c apdu.Command) ([]byte, apdu.SW, error) {
+	resp, err := apdu.Transmit(ctx, counter{s}, c)
+	var se *apdu.StatusError
+	if err != nil && !errors.As(err, &se) {
+		return nil, 0, fmt.Errorf("%s: %w: %v", c.Name(), ErrCommunication, err)
+	}
+	return resp.Data, resp.SW, nil
+}
+
+// statusError reports an unexpected status word for a command.
+func statusError(c apdu.Command, sw apdu.SW) error {
+	return &apdu.StatusError{INS: c.INS, SW: sw}
 }
