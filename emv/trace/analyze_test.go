@@ -1,0 +1,151 @@
+package trace
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tappos/emv/oda"
+	"tappos/emv/tlv"
+)
+
+func loadKeys(t testing.TB) *oda.CAKeyStore {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "capk", "capk-test.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks, err := oda.LoadCAKeys(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func TestAnalyze(t *testing.T) {
+	keys := loadKeys(t)
+	tests := []struct {
+		file       string
+		kernel     int
+		method     string
+		ok         bool
+		cid        string
+		cryptogram string
+		errStep    string
+	}{
+		{"mock-visa-online.json", 3, "none", false, "80 (ARQC)", "", "no offline data authentication"},
+		{"mock-visa-offline.json", 3, "fDDA", true, "40 (TC)", "20261203C3227D26", ""},
+		{"mock-msc-online.json", 2, "CDA", true, "80 (ARQC)", "675B759BB5350F8C", ""},
+		{"mock-msc-offline.json", 2, "CDA", true, "40 (TC)", "49C27A9F8E4BF538", ""},
+		{"mock-msc-offline-2.json", 2, "CDA", false, "", "", "CA public key"},
+		{"mock-msc-ms-mode.json", 2, "none", false, "", "", "no offline data authentication"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".json"), func(t *testing.T) {
+			rep, err := Analyze(load(t, tt.file), keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Kernel != tt.kernel || rep.ODA.Method != tt.method || rep.ODA.OK != tt.ok {
+				t.Errorf("kernel %d method %s ok %v, want %d %s %v (%s)",
+					rep.Kernel, rep.ODA.Method, rep.ODA.OK, tt.kernel, tt.method, tt.ok, rep.ODA.Error)
+			}
+			if tt.cid != "" && rep.CID != tt.cid {
+				t.Errorf("cid %q, want %q", rep.CID, tt.cid)
+			}
+			if tt.cryptogram != "" && rep.Cryptogram != tt.cryptogram {
+				t.Errorf("cryptogram %s, want %s", rep.Cryptogram, tt.cryptogram)
+			}
+			if !strings.Contains(rep.ODA.Error, tt.errStep) {
+				t.Errorf("oda error %q, want it to name %q", rep.ODA.Error, tt.errStep)
+			}
+			if strings.Count(rep.PAN, "*") < 6 {
+				t.Errorf("PAN %q not masked", rep.PAN)
+			}
+		})
+	}
+}
+
+// TestAnalyzeTampered flips every byte of every signed record and of the
+// GENERATE AC answer (or the GPO answer for fDDA): ODA must fail and name
+// the failing step.
+func TestAnalyzeTampered(t *testing.T) {
+	keys := loadKeys(t)
+	for _, file := range []string{"mock-visa-offline.json", "mock-msc-online.json", "mock-msc-offline.json"} {
+		t.Run(strings.TrimSuffix(file, ".json"), func(t *testing.T) {
+			tr := load(t, file)
+			signed := signedAnswers(t, tr, keys)
+			steps := map[string]int{}
+			for _, resp := range signed {
+				for i := range len(resp) - 2 {
+					resp[i] ^= 0x01
+					rep, err := Analyze(tr, keys)
+					resp[i] ^= 0x01
+					if err != nil {
+						t.Fatalf("byte %d: %v", i, err)
+					}
+					if rep.ODA.OK || rep.ODA.Error == "" {
+						t.Fatalf("flipping byte %d of an answer left ODA ok", i)
+					}
+					steps[strings.SplitN(rep.ODA.Error, ":", 3)[1]]++
+				}
+			}
+			t.Logf("failing steps: %v", steps)
+		})
+	}
+}
+
+// signedAnswers returns the answers that carry signed data: the records
+// the AFL flags for ODA or that hold certificates, and the answer that
+// carries the dynamic signature.
+func signedAnswers(t *testing.T, tr *Trace, keys *oda.CAKeyStore) [][]byte {
+	t.Helper()
+	r, err := tr.pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := r.card()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, e := range tr.Exchanges {
+		switch e.Command[1] {
+		case 0xB2:
+			l, err := tlv.Decode(e.Response[:len(e.Response)-2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed := bytes.Contains(card.StaticData, l[0].Value)
+			for _, tag := range []tlv.Tag{0x8F, 0x90, 0x92, 0x9F32, 0x9F46, 0x9F47, 0x9F48} {
+				if _, ok := l.Find(tag); ok {
+					signed = true
+				}
+			}
+			if signed {
+				out = append(out, e.Response)
+			}
+		case 0xAE:
+			out = append(out, e.Response)
+		case 0xA8:
+			if r.method() == oda.MethodFDDA {
+				// Only the SDAD's bytes are signed in a qVSDC GPO answer.
+				sdad := r.gpo.Value(0x9F4B)
+				i := bytes.Index(e.Response, sdad)
+				out = append(out, e.Response[i:i+len(sdad)+2])
+			}
+		}
+	}
+	return out
+}
+
+func TestAnalyzeNoApplication(t *testing.T) {
+	tr := &Trace{Exchanges: []Exchange{{Command: []byte{0x00, 0xA4, 0x04, 0x00}, Response: []byte{0x6A, 0x82}}}}
+	if _, err := Analyze(tr, nil); !errors.Is(err, ErrFormat) {
+		t.Errorf("err = %v, want ErrFormat", err)
+	}
+}
