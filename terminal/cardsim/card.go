@@ -70,6 +70,8 @@ type Card struct {
 	aip    []byte
 	keys   *odaKeys
 	afl    []byte
+	// dataSFI is the file of the application data record.
+	dataSFI int
 	// records maps SFI<<8|record number to the record's template 70.
 	records map[int][]byte
 
@@ -552,12 +554,18 @@ func (c *Card) track2() []byte {
 	return packBCD(c.p.PAN + "D" + c.p.Expiry[:4] + "201" + "0000000000")
 }
 
-// buildRecords lays out the card's files and the AFL pointing at them.
-// SFI 1 record 1 holds the application data and is signed for offline data
-// authentication; SFI 2 holds the certificates.
+// buildRecords lays out the card's files and the AFL pointing at them. One
+// record holds the application data and is signed for offline data
+// authentication, in SFI 1 for Visa and SFI 2 for Mastercard (M/Chip keeps
+// SFI 1 record 1 for mag-stripe data, which kernel 2 skips); the next SFI
+// holds the certificates.
 func (c *Card) buildRecords() {
-	pan := packBCD(c.p.PAN)
-	r := tlv.Append(nil, 0x5A, pan)
+	c.dataSFI = 1
+	if c.p.Mastercard != nil {
+		c.dataSFI = 2
+	}
+	certSFI := c.dataSFI + 1
+	r := tlv.Append(nil, 0x5A, packBCD(c.p.PAN))
 	r = tlv.Append(r, 0x5F24, packBCD(c.p.Expiry))
 	r = tlv.Append(r, 0x5F25, packBCD(c.p.Effective))
 	r = tlv.Append(r, 0x5F28, packBCD("0"+c.p.Country))
@@ -576,8 +584,8 @@ func (c *Card) buildRecords() {
 	if c.keys != nil {
 		r = tlv.Append(r, 0x9F4A, sdaTagList)
 	}
-	c.records = map[int][]byte{1<<8 | 1: tlv.Build(0x70, r)}
-	c.afl = []byte{1 << 3, 1, 1, 0}
+	c.records = map[int][]byte{c.dataSFI<<8 | 1: tlv.Build(0x70, r)}
+	c.afl = []byte{byte(c.dataSFI << 3), 1, 1, 0}
 	if k := c.keys; k != nil {
 		c.afl[3] = 1 // the record is signed
 		r := tlv.Append(nil, 0x8F, []byte{k.caIndex})
@@ -586,21 +594,21 @@ func (c *Card) buildRecords() {
 		if len(k.issuerRemainder) > 0 {
 			r = tlv.Append(r, 0x92, k.issuerRemainder)
 		}
-		c.records[2<<8|1] = tlv.Build(0x70, r)
+		c.records[certSFI<<8|1] = tlv.Build(0x70, r)
 		r = tlv.Append(nil, 0x9F46, k.iccCert)
 		r = tlv.Append(r, 0x9F47, k.iccExp)
 		if len(k.iccRemainder) > 0 {
 			r = tlv.Append(r, 0x9F48, k.iccRemainder)
 		}
-		c.records[2<<8|2] = tlv.Build(0x70, r)
-		c.afl = append(c.afl, 2<<3, 1, 2, 0)
+		c.records[certSFI<<8|2] = tlv.Build(0x70, r)
+		c.afl = append(c.afl, byte(certSFI<<3), 1, 2, 0)
 	}
 }
 
 // StaticData returns the static data to be authenticated of the card's
 // records, which its ICC certificate signs.
 func (c *Card) StaticData() ([]byte, error) {
-	return oda.StaticData([]oda.Record{{SFI: 1, Data: c.records[1<<8|1]}}, sdaTagList, c.aip)
+	return oda.StaticData([]oda.Record{{SFI: c.dataSFI, Data: c.records[c.dataSFI<<8|1]}}, sdaTagList, c.aip)
 }
 
 func ok(data []byte) []byte { return append(data, swOK...) }

@@ -328,7 +328,7 @@ func TestErrors(t *testing.T) {
 		{"GPO twice", "mastercard-credit", []string{"00A4040007A000000004101000", "80A8000002830000"}, "80A8000002830000", 0x6985},
 		{"record not found", "visa-credit", []string{"00A4040007A000000003101000"}, "00B2051400", 0x6A83},
 		{"record P2 not SFI", "visa-credit", []string{"00A4040007A000000003101000"}, "00B2010D00", 0x6A86},
-		{"record before SELECT", "visa-credit", nil, "00B2010C00", 0x6985},
+		{"record before SELECT", "visa-credit", nil, "00B2011400", 0x6985},
 		{"GENERATE AC on Visa", "visa-credit", []string{"00A4040007A000000003101000"}, "80AE8000020000", 0x6985},
 		{"GENERATE AC before GPO", "mastercard-credit", []string{"00A4040007A000000004101000"}, "80AE8000020000", 0x6985},
 		{"GENERATE AC wrong length", "mastercard-credit", []string{"00A4040007A000000004101000", "80A8000002830000"}, "80AE8000020000", 0x6700},
@@ -373,7 +373,7 @@ func TestHostile(t *testing.T) {
 	t.Run("wrong-length", func(t *testing.T) {
 		tm := newTerm(t, loadCard(t, "wrong-length"), "000000000100", "840", "00000000")
 		tm.selectAndGPO()
-		data, sw := tm.send(unhex(t, "00B2010C00"))
+		data, sw := tm.send(unhex(t, "00B2011400"))
 		if _, err := tlv.Decode(data); sw != 0x9000 || !errors.Is(err, tlv.ErrLengthOverrun) {
 			t.Errorf("record: SW %04X, decode error %v, want 9000 and ErrLengthOverrun", sw, err)
 		}
@@ -390,7 +390,7 @@ func TestHostile(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
-		if _, err := c.Transmit(ctx, unhex(t, "00B2010C00")); !errors.Is(err, terminal.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := c.Transmit(ctx, unhex(t, "00B2011400")); !errors.Is(err, terminal.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Transmit: %v, want ErrTimeout and DeadlineExceeded", err)
 		}
 	})
@@ -399,7 +399,7 @@ func TestHostile(t *testing.T) {
 		tm := newTerm(t, c, "000000000100", "840", "00000000")
 		tm.selectAndGPO()
 		for range 2 {
-			if _, err := c.Transmit(context.Background(), unhex(t, "00B2010C00")); !errors.Is(err, terminal.ErrCardRemoved) {
+			if _, err := c.Transmit(context.Background(), unhex(t, "00B2011400")); !errors.Is(err, terminal.ErrCardRemoved) {
 				t.Fatalf("after GPO: %v, want ErrCardRemoved", err)
 			}
 		}

@@ -1,0 +1,122 @@
+package cardsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"tappos/emv/cryptogram"
+	"tappos/emv/kernel"
+	"tappos/emv/oda"
+	"tappos/emv/tlv"
+)
+
+// usShop is a US terminal: floor limit 100.00, CVM required from 50.00.
+const usShop = `{
+ "name": "cardsim test shop", "terminal_type": "22", "country": 840,
+ "currency": {"numeric": 840, "alpha": "USD", "exponent": 2},
+ "capabilities": "E068C8", "additional_capabilities": "6000F0A001",
+ "merchant_category": "5999", "terminal_id": "CARDSIM1", "timeout_ms": 300,
+ "aids": [
+  {"aid": "A0000000031010", "label": "VISA", "kernel": 3, "transaction_limit": 100000,
+   "floor_limit": 10000, "cvm_required_limit": 5000, "ttq": "36004000"},
+  {"aid": "A0000000041010", "label": "MASTERCARD", "kernel": 2, "transaction_limit": 100000,
+   "floor_limit": 10000, "cvm_required_limit": 5000,
+   "tac_denial": "0000000000", "tac_online": "F450848000", "tac_default": "F450848000",
+   "cvm_capability_cvm_required": "60", "cvm_capability_no_cvm_required": "08"}
+ ]
+}`
+
+func testKernel(t testing.TB) *kernel.Kernel {
+	t.Helper()
+	cfg, err := kernel.ReadConfig(strings.NewReader(usShop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kernel.Kernel{Config: cfg, CAKeys: loadCAPK(t), Rand: &counterRand{n: 0x40},
+		Now: func() time.Time { return testDate }}
+}
+
+// TestKernel runs the terminal's kernel in memory against every profile:
+// the outcomes a shop sees, and the cryptogram the ledger checks.
+func TestKernel(t *testing.T) {
+	tests := []struct {
+		profile string
+		amount  int64
+		want    kernel.Status
+		wantAC  kernel.CryptogramType
+		wantODA oda.Method
+		wantCVM kernel.CVM
+		wantErr error
+	}{
+		{"visa-credit", 1250, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMNone, nil},
+		{"visa-credit", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMOnlinePIN, nil},
+		{"visa-offline", 1250, kernel.Approved, kernel.TC, oda.MethodFDDA, kernel.CVMNone, nil},
+		{"visa-offline", 6000, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMOnlinePIN, nil},
+		{"mastercard-credit", 1250, kernel.Approved, kernel.TC, oda.MethodCDA, kernel.CVMNone, nil},
+		{"mastercard-credit", 15000, kernel.OnlineRequest, kernel.ARQC, oda.MethodCDA, kernel.CVMOnlinePIN, nil},
+		{"phone-visa", 1250, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},
+		{"phone-visa", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},
+		{"phone-mastercard", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},
+		{"bad-tlv", 1250, kernel.EndApplication, 0, oda.MethodNone, kernel.CVMNone, kernel.ErrCardData},
+		{"wrong-length", 1250, kernel.EndApplication, 0, oda.MethodNone, kernel.CVMNone, kernel.ErrCardData},
+		{"stuck", 1250, kernel.TryAgain, 0, oda.MethodNone, kernel.CVMNone, kernel.ErrCommunication},
+		{"pulled", 1250, kernel.TryAgain, 0, oda.MethodNone, kernel.CVMNone, kernel.ErrCommunication},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.profile, tt.amount), func(t *testing.T) {
+			card := loadCard(t, tt.profile)
+			out, err := testKernel(t).Run(context.Background(), card, kernel.Transaction{Amount: tt.amount})
+			t.Logf("%v (err %v)", out, err)
+			if out.Status != tt.want {
+				t.Fatalf("outcome %v, want %v (err %v)", out.Status, tt.want, err)
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if out.CryptogramType != tt.wantAC || out.CVM != tt.wantCVM {
+				t.Errorf("cryptogram %v, CVM %v; want %v, %v", out.CryptogramType, out.CVM, tt.wantAC, tt.wantCVM)
+			}
+			if out.ODA.Method != tt.wantODA || (tt.wantODA != oda.MethodNone && !out.ODA.OK) {
+				t.Errorf("ODA %v ok=%v (%v), want %v ok", out.ODA.Method, out.ODA.OK, out.ODA.Err, tt.wantODA)
+			}
+			if strings.Contains(out.String(), card.p.PAN) {
+				t.Errorf("outcome shows the PAN: %v", out)
+			}
+			verifyOnlineData(t, card.p, out.OnlineData)
+		})
+	}
+}
+
+// verifyOnlineData checks the cryptogram in the kernel's online data the
+// way the ledger does: keys from the profile's IMK, input rebuilt with
+// cryptogram.InputData from the same data.
+func verifyOnlineData(t *testing.T, p *Profile, data []byte) {
+	t.Helper()
+	l, err := tlv.Decode(data)
+	if err != nil {
+		t.Fatalf("online data: %v", err)
+	}
+	get := func(tag uint32) []byte { return l.Value(tlv.Tag(tag)) }
+	s := cryptogram.Scheme(p.Scheme)
+	keys, err := cryptogram.Derive(s, unhex(t, p.IMK), p.PAN, p.PSN, get(0x9F36), get(0x9F37), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cryptogram.InputData(s, get)
+	if err != nil {
+		t.Fatalf("cryptogram input from the online data: %v", err)
+	}
+	if err := cryptogram.VerifyAC(s, keys, in, get(0x9F26)); err != nil {
+		t.Errorf("cryptogram from the online data: %v", err)
+	}
+}
