@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tappos/ledger"
+	"tappos/ledger/api"
+	"tappos/ledger/client"
+	"tappos/ledger/ledgertest"
+	"tappos/ledger/sqlitestore"
+	"tappos/ledger/storetest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const cardsDir = "../../testdata/cards"
+
+// startDev runs ledgerd --dev until the test ends and returns its URL and
+// output.
+func startDev(t *testing.T, dir string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"--dev", "--db", filepath.Join(dir, "ledger.db"), "--addr", "127.0.0.1:0",
+			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}, out, errs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("ledgerd exited %d: %s", code, errs.String())
+		}
+	})
+	re := regexp.MustCompile(`listening on (\S+)`)
+	for range 200 {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("ledgerd did not start: %s %s", out.String(), errs.String())
+	return "", nil
+}
+
+func TestDevSeedServeVerify(t *testing.T) {
+	profiles, err := loadProfiles(cardsDir)
+	if err != nil || len(profiles) == 0 {
+		t.Fatalf("card profiles: %d, %v", len(profiles), err)
+	}
+	dir := t.TempDir()
+	url, out := startDev(t, dir)
+	key := regexp.MustCompile(`terminal \S+ key (\S+)`).FindStringSubmatch(out.String())
+	if key == nil {
+		t.Fatalf("no terminal key printed: %s", out.String())
+	}
+	p := profiles[0]
+	imk, _ := hex.DecodeString(p.IMK)
+	psn, _ := hex.DecodeString(p.PSN)
+	card := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 7}
+	emv, err := card.Tap(1_999, 978, ledgertest.Options{UN: [4]byte{9, 9, 9, 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{BaseURL: url, Key: key[1]}
+	r, err := c.Authorize(context.Background(), "t1", api.AuthorizationRequest{TerminalTxnID: "t1", Amount: 1_999,
+		Currency: "EUR", EMV: hex.EncodeToString(emv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != 200 || r.Result.Outcome != ledger.OutcomeApproved || r.Result.MaskedPAN != ledger.MaskPAN(p.PAN) {
+		t.Fatalf("authorization of %s: %+v", p.Name, r)
+	}
+	if strings.Contains(out.String(), p.PAN) {
+		t.Error("ledgerd printed a full PAN")
+	}
+}
+
+func TestDevSeedsOnce(t *testing.T) {
+	dir := t.TempDir()
+	_, first := startDev(t, dir)
+	if !strings.Contains(first.String(), "seeded;") {
+		t.Fatalf("first run: %s", first.String())
+	}
+	// A second ledgerd on the same files (SQLite allows it) prints the
+	// same keys without seeding again.
+	_, second := startDev(t, dir)
+	if !strings.Contains(second.String(), "already seeded") {
+		t.Fatalf("second run: %s", second.String())
+	}
+	adminKey := regexp.MustCompile(`admin key (\S+)`)
+	if a, b := adminKey.FindString(first.String()), adminKey.FindString(second.String()); a == "" || a != b {
+		t.Errorf("admin keys %q and %q", a, b)
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ledger.db")
+	s, err := sqlitestore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := storetest.Setup(t, s, 2, 1_000)
+	e.Ledger.Close()
+	s.Close()
+	tests := []struct {
+		name   string
+		tamper string
+		code   int
+		want   string
+	}{
+		{"clean", "", 0, "ok:"},
+		{"tampered", `UPDATE accounts SET balance = balance + 1 WHERE kind = 'wallet'`, 1, "FAIL account_balance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.tamper != "" {
+				s, err := sqlitestore.Open(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Exec(context.Background(), tt.tamper); err != nil {
+					t.Fatal(err)
+				}
+				s.Close()
+			}
+			var out, errs syncBuffer
+			code := run(context.Background(), []string{"verify", "--db", db}, &out, &errs)
+			if code != tt.code || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, output %q %q; want %d and %q", code, out.String(), errs.String(), tt.code, tt.want)
+			}
+		})
+	}
+}

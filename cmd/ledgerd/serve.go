@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"tappos/ledger"
+	"tappos/ledger/api"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ledgerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM); serves HTTPS with --tls-key")
+	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
+	issuers := fs.String("issuers", "", "issuer keys `file`: JSON [{\"pan_prefix\", \"scheme\", \"imk\"}]")
+	cards := fs.String("cards", "", "card simulator profiles `dir` whose issuer keys to trust (default testdata/cards with --dev)")
+	dev := fs.Bool("dev", false, "seed demo data once and print its keys")
+	devKeys := fs.String("dev-keys", "ledger.dev-keys.json", "with --dev: `file` where the demo keys are kept")
+	rate := fs.Float64("rate", 200, "requests per second per API key (negative: no limit)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	fail := func(err error) int {
+		log.Error("ledgerd failed", "err", err)
+		return 1
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fail(errors.New("--tls-cert and --tls-key go together"))
+	}
+	if *dev && *cards == "" {
+		*cards = "testdata/cards"
+	}
+	var keys []ledger.IssuerKey
+	if *issuers != "" {
+		k, err := loadIssuers(*issuers)
+		if err != nil {
+			return fail(err)
+		}
+		keys = k
+	}
+	var profiles []profile
+	if *cards != "" {
+		p, err := loadProfiles(*cards)
+		if err != nil {
+			return fail(err)
+		}
+		profiles = p
+		keys = append(keys, profileIssuers(p)...)
+	}
+	secret, err := c.tokenSecret()
+	if err != nil {
+		return fail(err)
+	}
+	store, err := openStore(ctx, c.db)
+	if err != nil {
+		return fail(err)
+	}
+	defer store.Close()
+	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: secret, Issuers: keys, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Close()
+	if *dev {
+		if err := seedDev(ctx, l, profiles, *devKeys, stdout); err != nil {
+			return fail(fmt.Errorf("seeding demo data: %w", err))
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go maintain(ctx, l, log)
+	errc := make(chan error, 1)
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "ledgerd: listening on %s://%s\n", scheme, ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "issuer_keys", len(keys), "postgres", isPostgres(c.db))
+	select {
+	case err := <-errc:
+		return fail(err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// idempotencyKeep is how long idempotency keys are kept: at least the
+// 24 hours promised, with a margin for clients in other time zones of
+// retrying.
+const idempotencyKeep = 48 * time.Hour
+
+// maintain expires holds and forgets old idempotency keys every minute.
+func maintain(ctx context.Context, l *ledger.Ledger, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := l.ExpireHolds(ctx); err != nil {
+			log.Warn("expiring holds", "err", err)
+		} else if n > 0 {
+			log.Info("holds expired", "count", n)
+		}
+		if _, err := l.PurgeIdempotency(ctx, idempotencyKeep); err != nil {
+			log.Warn("purging idempotency keys", "err", err)
+		}
+	}
+}

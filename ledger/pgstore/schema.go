@@ -1,0 +1,123 @@
+package pgstore
+
+// migrations are applied in order; each runs once, in its own transaction,
+// under an advisory lock so that ledgerd processes starting together do
+// not race.
+var migrations = []string{
+	// 1: the books.
+	`
+CREATE TABLE merchants (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE terminals (
+	id TEXT PRIMARY KEY,
+	merchant_id TEXT NOT NULL REFERENCES merchants(id),
+	name TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE accounts (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	currency TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	balance BIGINT NOT NULL,
+	held BIGINT NOT NULL,
+	floor BIGINT,
+	tx_limit BIGINT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE credentials (
+	id TEXT PRIMARY KEY,
+	wallet_id TEXT NOT NULL REFERENCES accounts(id),
+	kind TEXT NOT NULL,
+	token TEXT NOT NULL UNIQUE,
+	display TEXT NOT NULL,
+	last_atc INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX credentials_wallet ON credentials(wallet_id);
+CREATE TABLE authorizations (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	terminal_id TEXT NOT NULL,
+	txn_id TEXT NOT NULL,
+	wallet_id TEXT NOT NULL,
+	credential_id TEXT NOT NULL,
+	masked_pan TEXT NOT NULL,
+	atc INTEGER NOT NULL,
+	atc_key TEXT UNIQUE,
+	amount BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	approval_code TEXT NOT NULL,
+	held BIGINT NOT NULL,
+	captured BIGINT NOT NULL,
+	refunded BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	batch_id TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	UNIQUE (terminal_id, txn_id)
+);
+CREATE INDEX authorizations_holds ON authorizations(expires_at) WHERE status = 'held';
+CREATE INDEX authorizations_wallet ON authorizations(wallet_id, created_at);
+CREATE TABLE journals (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	auth_id TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	memo TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX journals_auth ON journals(auth_id);
+CREATE TABLE entries (
+	journal_id TEXT NOT NULL REFERENCES journals(id),
+	leg INTEGER NOT NULL,
+	account_id TEXT NOT NULL REFERENCES accounts(id),
+	amount BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	PRIMARY KEY (journal_id, leg)
+);
+CREATE INDEX entries_account ON entries(account_id);
+CREATE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION '% is immutable', TG_TABLE_NAME;
+END $$;
+CREATE TRIGGER journals_immutable BEFORE UPDATE OR DELETE ON journals FOR EACH ROW EXECUTE FUNCTION ledger_immutable();
+CREATE TRIGGER entries_immutable BEFORE UPDATE OR DELETE ON entries FOR EACH ROW EXECUTE FUNCTION ledger_immutable();
+CREATE TABLE overdrafts (
+	id TEXT PRIMARY KEY,
+	auth_id TEXT NOT NULL,
+	wallet_id TEXT NOT NULL,
+	amount BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	status TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE idempotency (
+	scope TEXT NOT NULL,
+	key TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	result TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_created ON idempotency(created_at);
+CREATE TABLE api_keys (
+	id TEXT PRIMARY KEY,
+	hash TEXT NOT NULL UNIQUE,
+	role TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	terminal_id TEXT NOT NULL,
+	revoked BOOLEAN NOT NULL,
+	created_at BIGINT NOT NULL
+);
+`,
+}
