@@ -115,3 +115,5 @@ func testKernel(tb testing.TB, shop string) *Kernel {
 }
 
 var errRemoved = errors.New("card removed")
+
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

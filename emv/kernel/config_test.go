@@ -1,0 +1,82 @@
+package kernel
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShopConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		shop              string
+		country, currency int
+		alpha             string
+	}{
+		{"cn-shop", 156, 156, "CNY"},
+		{"us-shop", 840, 840, "USD"},
+	} {
+		t.Run(tc.shop, func(t *testing.T) {
+			c, err := LoadConfig(filepath.Join("..", "..", "testdata", "terminal", tc.shop+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Country != tc.country || c.Currency.Numeric != tc.currency || c.Currency.Alpha != tc.alpha {
+				t.Errorf("country %d currency %+v", c.Country, c.Currency)
+			}
+			keys, err := c.CAKeys()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A published Mastercard test key and the tappos test CA.
+			for _, k := range []struct {
+				rid   string
+				index byte
+			}{{"A000000004", 0xF1}, {"A000000004", 0xF7}, {"A000000003", 0xF7}} {
+				if _, err := keys.Key(h(k.rid), k.index); err != nil {
+					t.Errorf("key %s %02X: %v", k.rid, k.index, err)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "..", "testdata", "terminal", "us-shop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		alter func(m map[string]any)
+	}{
+		{"unknown field", func(m map[string]any) { m["floor"] = 1 }},
+		{"terminal type length", func(m map[string]any) { m["terminal_type"] = "2222" }},
+		{"country", func(m map[string]any) { m["country"] = 0 }},
+		{"capabilities", func(m map[string]any) { m["capabilities"] = "E0" }},
+		{"not hex", func(m map[string]any) { m["capabilities"] = "XYZXYZ" }},
+		{"merchant category", func(m map[string]any) { m["merchant_category"] = "54A1" }},
+		{"no aids", func(m map[string]any) { m["aids"] = []any{} }},
+		{"kernel 7", func(m map[string]any) { aid(m)["kernel"] = 7 }},
+		{"kernel 3 without TTQ", func(m map[string]any) { delete(aid(m), "ttq") }},
+		{"negative limit", func(m map[string]any) { aid(m)["floor_limit"] = -1 }},
+		{"short AID", func(m map[string]any) { aid(m)["aid"] = "A000" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(base, &m); err != nil {
+				t.Fatal(err)
+			}
+			tc.alter(m)
+			b, _ := json.Marshal(m)
+			if _, err := ReadConfig(strings.NewReader(string(b))); !errors.Is(err, ErrConfig) {
+				t.Errorf("err = %v, want ErrConfig", err)
+			}
+		})
+	}
+}
+
+// aid returns the first AID entry of a decoded configuration.
+func aid(m map[string]any) map[string]any { return m["aids"].([]any)[0].(map[string]any) }

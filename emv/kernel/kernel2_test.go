@@ -1,0 +1,132 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"tappos/emv/tlv"
+	"tappos/emv/trace"
+)
+
+// session2 is a kernel 2 session on the US shop's Mastercard entry with
+// the card data given.
+func session2(tb testing.TB, amount int64, card map[tlv.Tag][]byte) (*session, *candidate) {
+	tb.Helper()
+	k := testKernel(tb, "us-shop")
+	s := &session{k: k, cfg: k.Config, tx: Transaction{Amount: amount}, out: &Outcome{},
+		term: map[tlv.Tag][]byte{}, cardData: card}
+	if err := s.setTerminalData(); err != nil {
+		tb.Fatal(err)
+	}
+	conf := k.Config.match(h("A0000000041010"), 2)
+	return s, &candidate{conf: conf, kernel: 2}
+}
+
+func TestCVMList(t *testing.T) {
+	const above, below = 20000, 1000 // US shop CVM required limit 100.00
+	for _, tc := range []struct {
+		name    string
+		amount  int64
+		aip     string
+		list    string
+		cvm     CVM
+		results string
+		tvr3    byte
+	}{
+		{"online PIN above the limit", above, "1980", "00000000000000004203 1F03", CVMOnlinePIN, "020300", 0x04},
+		{"no CVM below the limit", below, "1980", "00000000000000004203 1F03", CVMNone, "1F0302", 0},
+		{"signature not supported below the limit", below, "1980", "00000000000000001E03 1F03", CVMNone, "1F0302", 0},
+		{"signature above the limit", above, "1980", "00000000000000001E03 1F03", CVMSignature, "1E0300", 0},
+		{"unsupported CVM without next fails", below, "1980", "00000000000000000200", CVMFailed, "3F0001", 0x80},
+		{"unsupported CVM with next", below, "1980", "00000000000000004200 1F00", CVMNone, "1F0002", 0},
+		{"fail CVM rule", below, "1980", "00000000000000000000", CVMFailed, "000001", 0x80},
+		{"unrecognised CVM", below, "1980", "00000000000000007A00 1F00", CVMNone, "1F0002", 0x40},
+		{"under X in the card's currency", above, "1980", "00007530000000000206 1F00", CVMOnlinePIN, "020600", 0x04},
+		{"over X is not met", below, "1980", "000007D0000000004207 1F00", CVMNone, "1F0002", 0},
+		{"card without CVM", above, "0180", "00000000000000004203", CVMNone, "3F0000", 0},
+		{"CVM list missing", above, "1980", "", CVMNone, "3F0000", 0},
+		{"phone above the limit", above, "1B80", "", CVMCDCVM, "010002", 0},
+		{"phone below the limit", below, "1B80", "", CVMNone, "3F0002", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := map[tlv.Tag][]byte{0x82: h(tc.aip), 0x9F42: h("0840")}
+			if tc.list != "" {
+				card[0x8E] = h(tc.list)
+			}
+			s, c := session2(t, tc.amount, card)
+			s.term[0x9F33] = []byte{0xE0, 0x00, 0xC8}
+			s.cvm2(c)
+			if s.out.CVM != tc.cvm || hexUpper(s.term[0x9F34]) != tc.results || s.tvr[2] != tc.tvr3 {
+				t.Errorf("CVM %v results %X TVR byte 3 %02X, want %v %s %02X", s.out.CVM, s.term[0x9F34], s.tvr[2], tc.cvm, tc.results, tc.tvr3)
+			}
+		})
+	}
+}
+
+func TestActionAnalysis(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		termType byte
+		tvr      string
+		iacDeny  string
+		want     CryptogramType
+	}{
+		{"clean TVR", 0x22, "0000000001", "0000000000", TC},
+		{"floor limit exceeded goes online", 0x22, "0000008000", "0000000000", ARQC},
+		{"issuer denial", 0x22, "0000008000", "0000008000", AAC},
+		{"online-only terminal", 0x21, "0000000000", "0000000000", ARQC},
+		{"offline-only terminal defaults to decline", 0x23, "0000008000", "0000000000", AAC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := session2(t, 1000, map[tlv.Tag][]byte{0x9F0E: h(tc.iacDeny), 0x9F0F: h("0000000000"), 0x9F0D: h("0000000000")})
+			s.cfg.TerminalType = []byte{tc.termType}
+			copy(s.tvr[:], h(tc.tvr))
+			if got := s.actionAnalysis(c.conf); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKernel2Hostile alters the recorded Mastercard card.
+func TestKernel2Hostile(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		alter  func(tr *trace.Trace)
+		status Status
+		err    error
+	}{
+		{"CDA signature corrupted", func(tr *trace.Trace) {
+			r := tr.Exchanges[len(tr.Exchanges)-1].Response
+			r[20] ^= 0xFF
+		}, Declined, nil},
+		{"GENERATE AC refused", func(tr *trace.Trace) {
+			tr.Exchanges[len(tr.Exchanges)-1].Response = h("6985")
+		}, EndApplication, nil},
+		{"TC for an ARQC request is out of turn", func(tr *trace.Trace) {
+			r := tr.Exchanges[len(tr.Exchanges)-1].Response
+			r[6] = 0x40 // CID of the recorded ARQC answer
+		}, EndApplication, ErrCardData},
+		{"mandatory PAN missing", func(tr *trace.Trace) {
+			tr.Exchanges[3].Response = h("70035F340101" + "9000")
+		}, EndApplication, ErrCardData},
+		{"GPO format 1 too short", func(tr *trace.Trace) {
+			tr.Exchanges[2].Response = h("8001599000")
+		}, EndApplication, ErrCardData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := loadTrace(t, "mock-msc-online")
+			tc.alter(tr)
+			k, tx, err := Replay(loadTrace(t, "mock-msc-online"), testKeys(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := k.Run(context.Background(), trace.NewCard(tr), tx)
+			if out.Status != tc.status || (tc.err != nil && !errors.Is(err, tc.err)) {
+				t.Fatalf("got %v, %v; want %v, %v", out, err, tc.status, tc.err)
+			}
+			checkNoCardData(t, out, err)
+		})
+	}
+}
