@@ -65,7 +65,9 @@ type Card struct {
 	p      *Profile
 	rand   io.Reader
 	scheme cryptogram.Scheme
-	imk    []byte
+	// iccMK is the card's master key for cryptograms, derived once from
+	// the issuer master key as personalisation does.
+	iccMK []byte
 	aid    []byte
 	aip    []byte
 	keys   *odaKeys
@@ -99,8 +101,12 @@ func NewCard(p *Profile, random io.Reader) (*Card, error) {
 		random = rand.Reader
 	}
 	c := &Card{p: p, rand: random, scheme: cryptogram.Scheme(p.Scheme), atc: uint16(p.ATC)}
-	var err error
-	c.imk, _ = hex.DecodeString(p.IMK) // checked by the profile
+	imk, _ := hex.DecodeString(p.IMK) // checked by the profile
+	keys, err := cryptogram.Derive(c.scheme, imk, p.PAN, p.PSN, []byte{0, 0}, make([]byte, 4), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: deriving the card master key: %v", ErrProfile, p.Name, err)
+	}
+	c.iccMK = keys.ICCMasterKey
 	c.aid, _ = hex.DecodeString(p.AID)
 	c.aip, _ = hex.DecodeString(p.AIP)
 	if c.keys, err = p.loadKeys(); err != nil {
@@ -449,7 +455,7 @@ func (c *Card) cryptogram(td map[tlv.Tag][]byte, iad, un []byte) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := cryptogram.Derive(c.scheme, c.imk, c.p.PAN, c.p.PSN, c.atcBytes(), un, nil)
+	keys, err := cryptogram.DeriveSession(c.scheme, c.iccMK, c.atcBytes(), un, nil)
 	if err != nil {
 		return nil, err
 	}
