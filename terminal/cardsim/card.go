@@ -68,10 +68,10 @@ type Card struct {
 	// iccMK is the card's master key for cryptograms, derived once from
 	// the issuer master key as personalisation does.
 	iccMK []byte
-	aid    []byte
-	aip    []byte
-	keys   *odaKeys
-	afl    []byte
+	aid   []byte
+	aip   []byte
+	keys  *odaKeys
+	afl   []byte
 	// dataSFI is the file of the application data record.
 	dataSFI int
 	// records maps SFI<<8|record number to the record's template 70.
