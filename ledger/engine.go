@@ -20,6 +20,7 @@ const (
 	opReverse
 	opDeposit
 	opExpire
+	opChat // chat checkout: sessions and mandates (chat_engine.go)
 )
 
 // An op is one request waiting for the writer.
@@ -39,6 +40,7 @@ type op struct {
 	walletID string // deposit
 	currency string // deposit
 	memo     string // deposit
+	chat     *chatOp
 
 	done chan opResult
 }
@@ -164,6 +166,8 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			}
 		case opDeposit:
 			ids = append(ids, o.walletID, fundingAccount(o.currency))
+		case opChat:
+			ids = append(ids, o.chat.accounts...)
 		}
 	}
 	accts, err := b.tx.Accounts(ctx, uniq(ids, cmp.Compare))
@@ -218,6 +222,11 @@ func (b *batch) apply(o *op) (Result, error) {
 		res = b.deposit(o)
 	case opExpire:
 		res = b.expire(o)
+	case opChat:
+		var err error
+		if res, err = b.chat(o.chat); err != nil {
+			return Result{}, err
+		}
 	}
 	if o.idem != nil {
 		rec := IdemRecord{IdemKey: o.idem.IdemKey, Hash: o.idem.Hash, Result: res, CreatedAt: b.now}
