@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -248,6 +249,13 @@ func TestOutcomeMasksPAN(t *testing.T) {
 		t.Errorf("PAN %q, want %q", out.PAN, visaMaskd)
 	}
 	checkNoCardData(t, out, err)
+	j, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(j), visaPAN) || !strings.Contains(string(j), visaMaskd) {
+		t.Errorf("JSON %s", j)
+	}
 	l, err := tlv.Decode(out.OnlineData)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -172,4 +173,51 @@ func (o *Outcome) String() string {
 		fmt.Fprintf(&b, " reason=%q", o.Reason)
 	}
 	return b.String()
+}
+
+// outcomeJSON is the JSON form of an Outcome: the summary, no card data.
+type outcomeJSON struct {
+	Outcome        Status    `json:"outcome"`
+	Kernel         int       `json:"kernel,omitempty"`
+	AID            string    `json:"aid,omitempty"`
+	Label          string    `json:"label,omitempty"`
+	PAN            string    `json:"pan,omitempty"`
+	Expiry         string    `json:"expiry,omitempty"`
+	CVM            CVM       `json:"cvm"`
+	CryptogramType string    `json:"cryptogram_type,omitempty"`
+	Cryptogram     string    `json:"cryptogram,omitempty"`
+	ATC            string    `json:"atc,omitempty"`
+	ODA            odaJSON   `json:"oda"`
+	TVR            string    `json:"tvr"`
+	TSI            string    `json:"tsi"`
+	APDUs          int       `json:"apdus"`
+	Messages       []Message `json:"messages"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+type odaJSON struct {
+	Method string `json:"method"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the outcome's summary with snake_case names
+// (outcome, kernel, aid, pan, cvm, cryptogram_type, cryptogram, oda,
+// apdus, ...). OnlineData is left out: it is card data.
+func (o *Outcome) MarshalJSON() ([]byte, error) {
+	j := outcomeJSON{
+		Outcome: o.Status, Kernel: o.Kernel, AID: fmt.Sprintf("%X", o.AID), Label: o.Label,
+		PAN: o.PAN, Expiry: o.Expiry, CVM: o.CVM,
+		Cryptogram: fmt.Sprintf("%X", o.Cryptogram), ATC: fmt.Sprintf("%X", o.ATC),
+		ODA: odaJSON{Method: o.ODA.Method.String(), OK: o.ODA.OK},
+		TVR: fmt.Sprintf("%X", o.TVR), TSI: fmt.Sprintf("%X", o.TSI),
+		APDUs: o.APDUs, Messages: o.Messages, Reason: o.Reason,
+	}
+	if o.ATC != nil {
+		j.CryptogramType = o.CryptogramType.String()
+	}
+	if o.ODA.Err != nil {
+		j.ODA.Error = o.ODA.Err.Error()
+	}
+	return json.Marshal(j)
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEmvReplayGolden(t *testing.T) {
+	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-offline-2", "mock-msc-ms-mode"} {
+		for _, format := range []string{"txt", "json"} {
+			t.Run(name+"."+format, func(t *testing.T) {
+				args := []string{"--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/" + name + ".json"}
+				if format == "json" {
+					args = append(args, "--json")
+				}
+				var out, errb bytes.Buffer
+				if code := runEmvReplay(args, &out, &errb); code != 0 {
+					t.Fatalf("exit %d: %s", code, errb.String())
+				}
+				golden := filepath.Join("testdata", "emv_replay", name+"."+format)
+				if updating() {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.String() != string(want) {
+					t.Errorf("output differs from %s:\n%s", golden, out.String())
+				}
+			})
+		}
+	}
+}
+
+func TestEmvReplayErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no trace", nil, 2, "give one TRACE.json"},
+		{"two traces", []string{"a.json", "b.json"}, 2, "give one TRACE.json"},
+		{"missing trace", []string{"no-such.json"}, 1, "no-such.json"},
+		{"missing key file", []string{"--capk", "no-such-keys.json", "../../testdata/traces/mock-visa-online.json"}, 1, "no-such-keys.json"},
+		{"bad flag", []string{"--nope"}, 2, "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := runEmvReplay(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, errb.String(), tc.code, tc.want)
+			}
+		})
+	}
+}
