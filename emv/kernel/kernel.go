@@ -48,7 +48,8 @@ var (
 	ErrTransaction = errors.New("invalid transaction")
 )
 
-// Kernel runs taps for one terminal configuration.
+// Kernel runs taps for one terminal configuration. Run may be called
+// again for the next tap, but not concurrently: Rand is not shared safely.
 type Kernel struct {
 	Config *Config
 	// CAKeys verify offline data authentication; nil fails it.
@@ -72,6 +73,11 @@ const maxAmount = 999_999_999_999
 // Run performs one tap. The outcome is never nil; the error, when not
 // nil, explains an outcome other than Approved, OnlineRequest or
 // Declined-by-the-card, and never contains card data.
+//
+// Try Again asks the caller to wait for the card (or phone) to be
+// presented again and to call Run again with the same transaction: that
+// is the entry point's restart after a card left the field or a phone
+// asked its holder to act.
 func (k *Kernel) Run(ctx context.Context, card Transceiver, tx Transaction) (*Outcome, error) {
 	out := &Outcome{Status: EndApplication}
 	if tx.Amount < 0 || tx.Amount > maxAmount || tx.OtherAmount < 0 || tx.OtherAmount > tx.Amount {

@@ -272,9 +272,26 @@ func (s *session) genACResponse2(data []byte, ask CryptogramType, cda bool, card
 	case TC:
 		return Approved, s.end(Approved, "", nil)
 	case ARQC:
+		if !s.onlineCapable() {
+			return Declined, s.end(Declined, "card wants to go online; the terminal cannot", nil)
+		}
 		return OnlineRequest, s.end(OnlineRequest, "", nil)
 	}
+	if seePhone(s.cardData[0xDF4B]) {
+		// The phone declined until its holder acts on it (unlock,
+		// verify): tap again afterwards (Book C-2 phone message table).
+		s.out.Messages = append(s.out.Messages, MsgSeePhone)
+		return TryAgain, s.end(TryAgain, "see phone", nil)
+	}
 	return Declined, s.end(Declined, "card declined", nil)
+}
+
+// seePhone reports POS cardholder interaction information (DF4B) asking
+// the holder to look at the phone: on-device CVM required, context
+// conflicting, offline change, wallet or PIN (the bits Book C-2's default
+// phone message table maps to "See phone").
+func seePhone(pcii []byte) bool {
+	return len(pcii) == 3 && (pcii[1]&0x0F != 0 || pcii[2]&0x01 != 0)
 }
 
 // rank orders cryptogram types: a card may answer with a lower one than

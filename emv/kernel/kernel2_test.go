@@ -130,3 +130,14 @@ func TestKernel2Hostile(t *testing.T) {
 		})
 	}
 }
+
+func TestSeePhone(t *testing.T) {
+	for _, tc := range []struct {
+		pcii string
+		want bool
+	}{{"000000", false}, {"000800", true}, {"000001", true}, {"0001", false}, {"", false}} {
+		if got := seePhone(h(tc.pcii)); got != tc.want {
+			t.Errorf("seePhone(%s) = %t", tc.pcii, got)
+		}
+	}
+}

@@ -114,6 +114,9 @@ func (s *session) complete3(c *candidate, pdolData []byte, records []oda.Record)
 	case AAC:
 		return Declined, s.end(Declined, "card declined", nil)
 	case ARQC:
+		if !s.onlineCapable() {
+			return Declined, s.end(Declined, "card wants to go online; the terminal cannot", nil)
+		}
 		return OnlineRequest, s.end(OnlineRequest, "", nil)
 	}
 	// An offline approval: the card must be unexpired and prove itself.

@@ -289,3 +289,36 @@ func checkNoCardData(t *testing.T, o *Outcome, err error) {
 		}
 	}
 }
+
+func TestCVM3(t *testing.T) {
+	const ttq = "36004000"
+	for _, tc := range []struct {
+		name     string
+		ttq      string
+		ctq      string
+		cardAuth string
+		ctype    CryptogramType
+		want     CVM
+		ok       bool
+	}{
+		{"nothing asked", ttq, "", "", ARQC, CVMNone, true},
+		{"CVM required, no CTQ, signature", "36404000", "", "", TC, CVMSignature, true},
+		{"CVM required, no CTQ, online PIN only", "24404000", "", "", ARQC, CVMOnlinePIN, true},
+		{"CVM required, no CTQ, nothing possible offline", "24404000", "", "", TC, CVMFailed, false},
+		{"CDCVM on ARQC", ttq, "0080", "", ARQC, CVMCDCVM, true},
+		{"CDCVM on TC with signed copy", ttq, "0080", "01AABBCCDD0080", TC, CVMCDCVM, true},
+		{"CDCVM on TC with other copy", ttq, "0080", "01AABBCCDD0000", TC, CVMFailed, false},
+		{"CDCVM on TC without copy", ttq, "0080", "01AABBCCDD", TC, CVMFailed, false},
+		{"online PIN asked", ttq, "8000", "", ARQC, CVMOnlinePIN, true},
+		{"online PIN asked on TC", ttq, "8000", "", TC, CVMOnlinePIN, false},
+		{"online PIN asked, reader lacks it, CVM required", "32404000", "8000", "", ARQC, CVMFailed, false},
+		{"signature asked", ttq, "4000", "", ARQC, CVMSignature, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := cvm3(h(tc.ttq), h(tc.ctq), h(tc.cardAuth), tc.ctype)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("got %v %t, want %v %t", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

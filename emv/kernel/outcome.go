@@ -129,7 +129,7 @@ type Outcome struct {
 	AID    []byte // the selected application's DF name (84)
 	Label  string // application label (50) or preferred name
 	PAN    string // masked: 541333******0345
-	Expiry string // YYMMDD from 5F24, "" when absent
+	Expiry string // YYMM, from 5F24 or track 2; "" when absent
 	CVM    CVM
 	// CryptogramType is only meaningful when Cryptogram is set.
 	CryptogramType CryptogramType

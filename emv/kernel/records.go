@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 
 	"tappos/emv/apdu"
@@ -50,8 +51,17 @@ func (s *session) odaCard(records []oda.Record) (*oda.Card, error) {
 		return nil, err
 	}
 	d := s.cardData
+	pan := d[0x5A]
+	if len(pan) == 0 {
+		// Visa cards may carry the PAN in track 2 only.
+		digits := s.panDigits()
+		if len(digits)%2 == 1 {
+			digits += "F"
+		}
+		pan, _ = hex.DecodeString(digits)
+	}
 	return &oda.Card{
-		AID: s.out.AID, CAIndex: d[0x8F], PAN: d[0x5A],
+		AID: s.out.AID, CAIndex: d[0x8F], PAN: pan,
 		IssuerCert: d[0x90], IssuerRemainder: d[0x92], IssuerExponent: d[0x9F32],
 		ICCCert: d[0x9F46], ICCRemainder: d[0x9F48], ICCExponent: d[0x9F47],
 		SSAD: d[0x93], StaticData: static,
