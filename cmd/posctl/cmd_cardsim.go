@@ -46,8 +46,11 @@ tests and demos only.
 Example (one tap of the offline Visa card on the first virtual reader):
   posctl cardsim --profile visa-offline --once
 
+Example (a phone, tapped until Ctrl-C, on the second virtual reader):
+  posctl cardsim --profile phone-visa --vpcd 127.0.0.1:35964
+
 Example (replay a recorded Visa transaction):
-  posctl cardsim --profile visa-credit --replay testdata/traces/mock-visa-online.json
+  posctl cardsim --replay testdata/traces/mock-visa-online.json --once
 
 Flags:
 `
@@ -64,7 +67,7 @@ func runCardsim(args []string, stdout, stderr io.Writer) int {
 	replay := fs.String("replay", "", "answer from this recorded transaction (`TRACE.json`)")
 	taps := fs.Int("taps", 0, "leave after `N` taps (0: run until interrupted)")
 	once := fs.Bool("once", false, "leave after one tap (same as --taps 1)")
-	atc := fs.Int("atc", -1, "application transaction counter before the first tap (default: the profile's)")
+	atc := fs.Int("atc", -1, "application transaction counter `N` before the first tap (-1: the profile's)")
 	var opt cardsim.Options
 	fs.DurationVar(&opt.Linger, "linger", 200*time.Millisecond, "time in the field after the final cryptogram")
 	fs.DurationVar(&opt.Idle, "idle", 3*time.Second, "time in the field after the terminal stops talking early")
