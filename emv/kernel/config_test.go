@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -80,3 +81,23 @@ func TestConfigErrors(t *testing.T) {
 
 // aid returns the first AID entry of a decoded configuration.
 func aid(m map[string]any) map[string]any { return m["aids"].([]any)[0].(map[string]any) }
+
+// TestConfigRoundTrip writes a configuration back as JSON and reads it.
+func TestConfigRoundTrip(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("..", "..", "testdata", "terminal", "cn-shop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadConfig(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.dir = c.dir
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip changed the configuration:\n%s", b)
+	}
+}

@@ -74,7 +74,7 @@ func (s *session) entryPoint(ctx context.Context) error {
 		return s.end(TryAgain, "card left or did not answer", err)
 	}
 	s.out.Messages = append(s.out.Messages, MsgProcessing)
-	if sw != 0x9000 {
+	if sw != apdu.SWSuccess {
 		return s.end(EndApplication, "card has no contactless directory",
 			fmt.Errorf("%w: %w", ErrNoApplication, statusError(sel, sw)))
 	}
@@ -176,7 +176,7 @@ func (s *session) finalSelect(ctx context.Context, c *candidate) (Status, error)
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
-	if sw != 0x9000 {
+	if sw != apdu.SWSuccess {
 		return SelectNext, statusError(sel, sw)
 	}
 	l, err := template(data, 0x6F, "SELECT AID")

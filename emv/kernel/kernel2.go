@@ -37,7 +37,7 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
-	if sw != 0x9000 {
+	if sw != apdu.SWSuccess {
 		return SelectNext, statusError(gpo, sw)
 	}
 	if err := s.gpoResponse2(data); err != nil {
@@ -87,7 +87,7 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if err != nil {
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
-	if sw != 0x9000 {
+	if sw != apdu.SWSuccess {
 		return EndApplication, s.end(EndApplication, "card refused the transaction", statusError(genAC, sw))
 	}
 	s.out.Messages = append(s.out.Messages, MsgRemoveCard)

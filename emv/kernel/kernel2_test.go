@@ -111,6 +111,10 @@ func TestKernel2Hostile(t *testing.T) {
 		{"mandatory PAN missing", func(tr *trace.Trace) {
 			tr.Exchanges[3].Response = h("70035F340101" + "9000")
 		}, EndApplication, ErrCardData},
+		{"CA key index missing", func(tr *trace.Trace) {
+			r := tr.Exchanges[5].Response
+			copy(r[3:6], h("C101FA")) // 8F01FA becomes a private tag
+		}, EndApplication, nil},
 		{"GPO format 1 too short", func(tr *trace.Trace) {
 			tr.Exchanges[2].Response = h("8001599000")
 		}, EndApplication, ErrCardData},
@@ -125,6 +129,9 @@ func TestKernel2Hostile(t *testing.T) {
 			out, err := k.Run(context.Background(), trace.NewCard(tr), tx)
 			if out.Status != tc.status || (tc.err != nil && !errors.Is(err, tc.err)) {
 				t.Fatalf("got %v, %v; want %v, %v", out, err, tc.status, tc.err)
+			}
+			if tc.name == "CA key index missing" && (out.TVR[0] != 0x24 || out.ODA.Err == nil) {
+				t.Errorf("TVR %X ODA %v, want ICC data missing and CDA failed", out.TVR, out.ODA)
 			}
 			checkNoCardData(t, out, err)
 		})

@@ -43,7 +43,7 @@ func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Stat
 		return TryAgain, s.end(TryAgain, "card left or did not answer", err)
 	}
 	switch sw {
-	case 0x9000:
+	case apdu.SWSuccess:
 	case 0x6986:
 		// A phone asking its holder to unlock it: tap again afterwards.
 		s.out.Messages = append(s.out.Messages, MsgSeePhone)
@@ -68,7 +68,7 @@ func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Stat
 		}
 	}
 	s.out.Messages = append(s.out.Messages, MsgRemoveCard)
-	return s.complete3(c, pdolData, records)
+	return s.complete3(c, records)
 }
 
 // fail ends the tap on an error while talking to the card: Try Again
@@ -82,7 +82,7 @@ func (s *session) fail(err error) (Status, error) {
 
 // complete3 decides kernel 3's outcome once the card has been read: the
 // card's cryptogram, the CVM, and fDDA for an offline approval.
-func (s *session) complete3(c *candidate, pdolData []byte, records []oda.Record) (Status, error) {
+func (s *session) complete3(c *candidate, records []oda.Record) (Status, error) {
 	d := s.cardData
 	for _, t := range []tlv.Tag{0x82, 0x9F36, 0x9F26, 0x9F10} {
 		if len(d[t]) == 0 {
