@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"sync"
 
+	"tappos/emv/apdu"
 	"tappos/emv/cryptogram"
 	"tappos/emv/dol"
 	"tappos/emv/oda"
@@ -33,19 +34,8 @@ import (
 	"tappos/terminal/vpcd"
 )
 
-// Status words the card answers with.
 var (
-	swOK               = []byte{0x90, 0x00}
-	swWrongLength      = []byte{0x67, 0x00}
-	swConditions       = []byte{0x69, 0x85}
-	swNotFound         = []byte{0x6A, 0x82}
-	swRecordNotFound   = []byte{0x6A, 0x83}
-	swWrongP1P2        = []byte{0x6A, 0x86}
-	swDataNotFound     = []byte{0x6A, 0x88}
-	swINSNotSupported  = []byte{0x6D, 0x00}
-	swCLANotSupported  = []byte{0x6E, 0x00}
-	swInternalError    = []byte{0x6F, 0x00}
-	ppseName           = []byte("2PAY.SYS.DDF01")
+	ppseName           = []byte(apdu.PPSE)
 	contactlessATR     = []byte{0x3B, 0x80, 0x80, 0x01, 0x01} // PC/SC part 3 ATR of an ISO 14443-4 card
 	sdaTagList         = []byte{0x82}
 	visaKernelID       = byte(0x03)
@@ -155,7 +145,7 @@ func (c *Card) Reset() {
 
 // Process answers one command APDU with response data and status word. A
 // hostile card returns vpcd.ErrSilent or vpcd.ErrPulled instead.
-func (c *Card) Process(apdu []byte) ([]byte, error) {
+func (c *Card) Process(b []byte) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &c.s
@@ -170,9 +160,9 @@ func (c *Card) Process(apdu []byte) ([]byte, error) {
 		s.pulled = true
 		return nil, vpcd.ErrPulled
 	}
-	cmd, ok := parseCommand(apdu)
-	if !ok {
-		return bytes.Clone(swWrongLength), nil
+	cmd, err := apdu.ParseCommand(b)
+	if err != nil {
+		return status(apdu.SWWrongLength), nil
 	}
 	return c.dispatch(cmd), nil
 }
@@ -180,11 +170,11 @@ func (c *Card) Process(apdu []byte) ([]byte, error) {
 // Transmit lets a kernel talk to the card in memory, as through a
 // terminal.Transceiver: a silent card makes it wait for ctx, a pulled one
 // reports terminal.ErrCardRemoved, then and on every later call.
-func (c *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
+func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", terminal.ErrTimeout, err)
 	}
-	rsp, err := c.Process(apdu)
+	rsp, err := c.Process(cmd)
 	switch {
 	case errors.Is(err, vpcd.ErrSilent):
 		<-ctx.Done()
@@ -195,61 +185,35 @@ func (c *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	return rsp, err
 }
 
-// command is a parsed short command APDU.
-type command struct {
-	cla, ins, p1, p2 byte
-	data             []byte
-}
-
-// parseCommand parses a short APDU of ISO 7816-4 case 1 to 4.
-func parseCommand(apdu []byte) (command, bool) {
-	if len(apdu) < 4 {
-		return command{}, false
-	}
-	cmd := command{cla: apdu[0], ins: apdu[1], p1: apdu[2], p2: apdu[3]}
-	switch {
-	case len(apdu) <= 5: // case 1 or 2
-		return cmd, true
-	case apdu[4] == 0: // extended length: no EMV card command uses it
-		return command{}, false
-	}
-	lc := int(apdu[4])
-	if len(apdu) != 5+lc && len(apdu) != 6+lc {
-		return command{}, false
-	}
-	cmd.data = apdu[5 : 5+lc]
-	return cmd, true
-}
-
-func (c *Card) dispatch(cmd command) []byte {
-	if cmd.cla != 0x00 && cmd.cla != 0x80 {
-		return bytes.Clone(swCLANotSupported)
+func (c *Card) dispatch(cmd apdu.Command) []byte {
+	if cmd.CLA != 0x00 && cmd.CLA != 0x80 {
+		return status(apdu.SWCLANotSupported)
 	}
 	switch {
-	case cmd.cla == 0x00 && cmd.ins == 0xA4:
+	case cmd.CLA == 0x00 && cmd.INS == 0xA4:
 		return c.selectFile(cmd)
-	case cmd.cla == 0x80 && cmd.ins == 0xA8:
+	case cmd.CLA == 0x80 && cmd.INS == 0xA8:
 		return c.getProcessingOptions(cmd)
-	case cmd.cla == 0x00 && cmd.ins == 0xB2:
+	case cmd.CLA == 0x00 && cmd.INS == 0xB2:
 		return c.readRecord(cmd)
-	case cmd.cla == 0x80 && cmd.ins == 0xAE:
+	case cmd.CLA == 0x80 && cmd.INS == 0xAE:
 		return c.generateAC(cmd)
-	case cmd.cla == 0x80 && cmd.ins == 0xCA:
+	case cmd.CLA == 0x80 && cmd.INS == 0xCA:
 		return c.getData(cmd)
 	}
-	return bytes.Clone(swINSNotSupported)
+	return status(apdu.SWINSNotSupported)
 }
 
-func (c *Card) selectFile(cmd command) []byte {
-	if cmd.p1 != 0x04 {
-		return bytes.Clone(swWrongP1P2)
+func (c *Card) selectFile(cmd apdu.Command) []byte {
+	if cmd.P1 != 0x04 {
+		return status(apdu.SWIncorrectP1P2)
 	}
-	if cmd.p2 != 0x00 { // no next occurrence: one application only
-		return bytes.Clone(swNotFound)
+	if cmd.P2 != 0x00 { // no next occurrence: one application only
+		return status(apdu.SWFileNotFound)
 	}
 	c.s = session{commands: c.s.commands}
 	switch {
-	case bytes.Equal(cmd.data, ppseName):
+	case bytes.Equal(cmd.Data, ppseName):
 		entry := tlv.Append(nil, 0x4F, c.aid)
 		entry = tlv.Append(entry, 0x50, []byte(c.p.Label))
 		entry = tlv.Append(entry, 0x87, []byte{0x01})
@@ -257,7 +221,7 @@ func (c *Card) selectFile(cmd command) []byte {
 		fci := tlv.Append(nil, 0x84, ppseName)
 		fci = tlv.Append(fci, 0xA5, tlv.Build(0xBF0C, tlv.Build(0x61, entry)))
 		return ok(tlv.Build(0x6F, fci))
-	case len(cmd.data) >= 5 && bytes.HasPrefix(c.aid, cmd.data):
+	case len(cmd.Data) >= 5 && bytes.HasPrefix(c.aid, cmd.Data):
 		c.s.selected = true
 		prop := tlv.Append(nil, 0x50, []byte(c.p.Label))
 		prop = tlv.Append(prop, 0x87, []byte{0x01})
@@ -269,7 +233,7 @@ func (c *Card) selectFile(cmd command) []byte {
 		fci = tlv.Append(fci, 0xA5, prop)
 		return ok(tlv.Build(0x6F, fci))
 	}
-	return bytes.Clone(swNotFound)
+	return status(apdu.SWFileNotFound)
 }
 
 func (c *Card) kernelID() byte {
@@ -290,24 +254,24 @@ func (c *Card) pdol() []byte {
 	return b
 }
 
-func (c *Card) getProcessingOptions(cmd command) []byte {
-	if cmd.p1 != 0 || cmd.p2 != 0 {
-		return bytes.Clone(swWrongP1P2)
+func (c *Card) getProcessingOptions(cmd apdu.Command) []byte {
+	if cmd.P1 != 0 || cmd.P2 != 0 {
+		return status(apdu.SWIncorrectP1P2)
 	}
 	if !c.s.selected || c.s.gpo {
-		return bytes.Clone(swConditions)
+		return status(apdu.SWConditionsNotSatisfied)
 	}
-	l, err := tlv.Decode(cmd.data)
+	l, err := tlv.Decode(cmd.Data)
 	if err != nil || len(l) != 1 || l[0].Tag != 0x83 {
-		return bytes.Clone(swWrongLength)
+		return status(apdu.SWWrongLength)
 	}
 	pdol, err := dol.Parse(c.pdol())
 	if err != nil {
-		return bytes.Clone(swInternalError)
+		return status(apdu.SWNoPreciseDiagnosis)
 	}
 	terminalData, err := pdol.Split(l[0].Value)
 	if err != nil {
-		return bytes.Clone(swWrongLength)
+		return status(apdu.SWWrongLength)
 	}
 	c.s.gpo = true
 	c.s.pdolData = bytes.Clone(l[0].Value)
@@ -319,7 +283,7 @@ func (c *Card) getProcessingOptions(cmd command) []byte {
 	}
 	rsp, err := c.qVSDC(terminalData)
 	if err != nil {
-		return bytes.Clone(swConditions)
+		return status(apdu.SWConditionsNotSatisfied)
 	}
 	c.s.done = true
 	c.transactions++
@@ -462,16 +426,16 @@ func (c *Card) cryptogram(td map[tlv.Tag][]byte, iad, un []byte) ([]byte, error)
 	return cryptogram.GenerateAC(c.scheme, keys, data)
 }
 
-func (c *Card) readRecord(cmd command) []byte {
-	if cmd.p2&0x07 != 0x04 || cmd.p1 == 0 {
-		return bytes.Clone(swWrongP1P2)
+func (c *Card) readRecord(cmd apdu.Command) []byte {
+	if cmd.P2&0x07 != 0x04 || cmd.P1 == 0 {
+		return status(apdu.SWIncorrectP1P2)
 	}
 	if !c.s.selected {
-		return bytes.Clone(swConditions)
+		return status(apdu.SWConditionsNotSatisfied)
 	}
-	rec, found := c.records[int(cmd.p2>>3)<<8|int(cmd.p1)]
+	rec, found := c.records[int(cmd.P2>>3)<<8|int(cmd.P1)]
 	if !found {
-		return bytes.Clone(swRecordNotFound)
+		return status(apdu.SWRecordNotFound)
 	}
 	rsp := ok(rec)
 	if c.p.Hostile == HostileWrongLength {
@@ -483,31 +447,31 @@ func (c *Card) readRecord(cmd command) []byte {
 	return rsp
 }
 
-func (c *Card) generateAC(cmd command) []byte {
+func (c *Card) generateAC(cmd apdu.Command) []byte {
 	if c.p.Brand != BrandMastercard || !c.s.gpo || c.s.done {
-		return bytes.Clone(swConditions)
+		return status(apdu.SWConditionsNotSatisfied)
 	}
-	if cmd.p2 != 0 || cmd.p1&0x2F != 0 || cmd.p1&0xC0 == 0xC0 {
-		return bytes.Clone(swWrongP1P2)
+	if cmd.P2 != 0 || cmd.P1&0x2F != 0 || cmd.P1&0xC0 == 0xC0 {
+		return status(apdu.SWIncorrectP1P2)
 	}
 	cdol, err := dol.Parse(mustHex(c.p.Mastercard.CDOL1))
 	if err != nil {
-		return bytes.Clone(swInternalError)
+		return status(apdu.SWNoPreciseDiagnosis)
 	}
-	td, err := cdol.Split(cmd.data)
+	td, err := cdol.Split(cmd.Data)
 	if err != nil {
-		return bytes.Clone(swWrongLength)
+		return status(apdu.SWWrongLength)
 	}
-	ac := int(cmd.p1 & 0xC0)
+	ac := int(cmd.P1 & 0xC0)
 	if ac == acTC && !(c.p.Offline && c.withinOfflineLimit(td)) {
 		ac = acARQC
 	}
-	cda := cmd.p1&0x10 != 0 && ac != acAAC && c.keys != nil && c.p.ODA.Method == "cda"
+	cda := cmd.P1&0x10 != 0 && ac != acAAC && c.keys != nil && c.p.ODA.Method == "cda"
 	iad := c.mastercardIAD(ac, cda)
 	un := fixed(td[0x9F37], 4)
 	acv, err := c.cryptogram(td, iad, un)
 	if err != nil {
-		return bytes.Clone(swConditions)
+		return status(apdu.SWConditionsNotSatisfied)
 	}
 	c.s.done = true
 	c.transactions++
@@ -519,32 +483,32 @@ func (c *Card) generateAC(cmd command) []byte {
 		return ok(tlv.Build(0x77, rsp))
 	}
 	// The transaction data hash covers the answer without the signature.
-	hash, err := oda.TransactionDataHash(c.s.pdolData, cmd.data, tlv.Build(0x77, tlv.Append(bytes.Clone(head), 0x9F10, iad)))
+	hash, err := oda.TransactionDataHash(c.s.pdolData, cmd.Data, tlv.Build(0x77, tlv.Append(bytes.Clone(head), 0x9F10, iad)))
 	if err != nil {
-		return bytes.Clone(swInternalError)
+		return status(apdu.SWNoPreciseDiagnosis)
 	}
 	dyn := make([]byte, 8)
 	if _, err := io.ReadFull(c.rand, dyn); err != nil {
-		return bytes.Clone(swInternalError)
+		return status(apdu.SWNoPreciseDiagnosis)
 	}
 	sdad, err := oda.SignCDA(c.keys.icc, dyn, byte(ac), acv, un, hash)
 	if err != nil {
-		return bytes.Clone(swInternalError)
+		return status(apdu.SWNoPreciseDiagnosis)
 	}
 	rsp := tlv.Append(head, 0x9F4B, sdad)
 	rsp = tlv.Append(rsp, 0x9F10, iad)
 	return ok(tlv.Build(0x77, rsp))
 }
 
-func (c *Card) getData(cmd command) []byte {
-	tag := tlv.Tag(cmd.p1)<<8 | tlv.Tag(cmd.p2)
+func (c *Card) getData(cmd apdu.Command) []byte {
+	tag := tlv.Tag(cmd.P1)<<8 | tlv.Tag(cmd.P2)
 	switch tag {
 	case 0x9F36:
 		return ok(tlv.Build(tag, c.atcBytes()))
 	case 0x9F17: // PIN try counter: contactless cards here have no offline PIN
 		return ok(tlv.Build(tag, []byte{0x03}))
 	}
-	return bytes.Clone(swDataNotFound)
+	return status(apdu.SWReferencedDataNotFound)
 }
 
 func (c *Card) atcBytes() []byte { return []byte{byte(c.atc >> 8), byte(c.atc)} }
@@ -617,7 +581,9 @@ func (c *Card) StaticData() ([]byte, error) {
 	return oda.StaticData([]oda.Record{{SFI: c.dataSFI, Data: c.records[c.dataSFI<<8|1]}}, sdaTagList, c.aip)
 }
 
-func ok(data []byte) []byte { return append(data, swOK...) }
+func ok(data []byte) []byte { return apdu.Response{Data: data, SW: apdu.SWSuccess}.Bytes() }
+
+func status(sw apdu.SW) []byte { return apdu.Response{SW: sw}.Bytes() }
 
 // fixed returns b if it is n bytes long, else n zero bytes, so that a
 // terminal sending odd data cannot make the card index out of range.
