@@ -12,40 +12,55 @@ import (
 	"tappos/terminal/pcsc"
 )
 
-// TestRunThroughPCSC presents a card with Run to a virtual reader of the
-// real pcscd and taps it twice with the kernel: Run's tap cycle (leave the
-// field after the transaction, come back) as a terminal sees it.
+// TestRunThroughPCSC presents cards with Run to a virtual reader of the
+// real pcscd and taps them with the kernel: Run's tap cycle (leave the
+// field after the transaction, come back) as a terminal sees it, and the
+// hostile cards' silence and removal through the real driver.
 func TestRunThroughPCSC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs pcscd")
 	}
-	slot := pcsctest.Start(t)
-	r, err := pcsc.Open(pcsc.Options{Name: slot.Reader, AllowVirtual: true})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		profile string
+		taps    int
+		want    kernel.Status
+	}{
+		{"mastercard-credit", 2, kernel.Approved},
+		{"stuck", 1, kernel.TryAgain},
+		{"pulled", 1, kernel.TryAgain},
 	}
-	defer r.Close()
-	card := loadCard(t, "mastercard-credit")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := startRun(t, ctx, slot.Addr, card, Options{Taps: 2, Linger: 50 * time.Millisecond, Gap: 50 * time.Millisecond})
-	k := testKernel(t)
-	for tap := 1; tap <= 2; tap++ {
-		c, err := r.WaitCard(ctx)
-		if err != nil {
-			t.Fatalf("tap %d: waiting for the card: %v", tap, err)
-		}
-		out, err := k.Run(ctx, c, kernel.Transaction{Amount: 1250})
-		c.Close()
-		if err != nil || out.Status != kernel.Approved {
-			t.Fatalf("tap %d: %v (%v)", tap, out, err)
-		}
-		// Wait for the card to leave, as a terminal does before the
-		// next sale, so the next WaitCard sees the next tap.
-		waitEmpty(t, slot.Reader)
-	}
-	if r := <-done; r.err != nil || r.taps != 2 {
-		t.Fatalf("Run = %d, %v; want 2 taps", r.taps, r.err)
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			slot := pcsctest.Start(t)
+			r, err := pcsc.Open(pcsc.Options{Name: slot.Reader, AllowVirtual: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			opt := Options{Taps: tt.taps, Linger: 50 * time.Millisecond, Idle: 500 * time.Millisecond, Gap: 50 * time.Millisecond}
+			done := startRun(t, ctx, slot.Addr, loadCard(t, tt.profile), opt)
+			k := testKernel(t)
+			k.Config.TimeoutMS = 300
+			for tap := 1; tap <= tt.taps; tap++ {
+				c, err := r.WaitCard(ctx)
+				if err != nil {
+					t.Fatalf("tap %d: waiting for the card: %v", tap, err)
+				}
+				out, err := k.Run(ctx, c, kernel.Transaction{Amount: 1250})
+				c.Close()
+				if out.Status != tt.want {
+					t.Fatalf("tap %d: %v (%v), want %v", tap, out, err, tt.want)
+				}
+				// Wait for the card to leave, as a terminal does before
+				// the next sale, so the next WaitCard sees the next tap.
+				waitEmpty(t, slot.Reader)
+			}
+			if r := <-done; r.err != nil || r.taps != tt.taps {
+				t.Fatalf("Run = %d, %v; want %d taps", r.taps, r.err, tt.taps)
+			}
+		})
 	}
 }
 
