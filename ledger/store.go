@@ -38,6 +38,9 @@ type Store interface {
 	PurgeIdempotency(ctx context.Context, t time.Time) (int64, error)
 	// Verify checks the invariants of the books.
 	Verify(ctx context.Context) ([]Violation, error)
+	// Counts counts journals by kind ("journal:purchase") and
+	// authorizations by kind and status ("authorization:preauth:held").
+	Counts(ctx context.Context) (map[string]int64, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

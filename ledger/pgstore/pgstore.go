@@ -537,6 +537,25 @@ func (s *Store) Verify(ctx context.Context) ([]ledger.Violation, error) {
 	return out, nil
 }
 
+// Counts implements [ledger.Store].
+func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, sqlcheck.Counts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
 // Exec runs raw SQL; tests use it to break the books on purpose.
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.pool.Exec(ctx, query, args...)

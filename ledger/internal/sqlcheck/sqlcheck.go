@@ -43,3 +43,10 @@ SELECT a.id, 'balance ' || a.balance || ', open overdrafts ' || COALESCE(o.total
 FROM accounts a LEFT JOIN (SELECT currency, SUM(amount) AS total FROM overdrafts WHERE status = 'open' GROUP BY currency) o
 ON o.currency = a.currency WHERE a.kind = 'offline_receivable' AND a.balance <> -COALESCE(o.total, 0)`},
 }
+
+// Counts counts journals by kind ("journal:purchase") and authorizations
+// by kind and status ("authorization:preauth:held").
+const Counts = `
+SELECT 'journal:' || kind, COUNT(*) FROM journals GROUP BY kind
+UNION ALL
+SELECT 'authorization:' || kind || ':' || status, COUNT(*) FROM authorizations GROUP BY kind, status`

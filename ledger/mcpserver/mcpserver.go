@@ -1,0 +1,67 @@
+// Package mcpserver serves chat checkout to shopping agents over the
+// Model Context Protocol (streamable HTTP). An agent authenticates with
+// its agent API key and may use the tools search_catalog,
+// create_checkout, complete_checkout, wallet_balance and
+// recent_purchases on the wallets it holds a mandate for.
+package mcpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"tappos/ledger"
+	"tappos/ledger/checkout"
+)
+
+// Config configures [New].
+type Config struct {
+	Service *checkout.Service
+	// PublicURL is the ledger's base URL as shoppers reach it, for the
+	// confirmation instructions; e.g. "https://ledger.example".
+	PublicURL string
+	Logger    *slog.Logger // default: no logging
+	Version   string       // of the server, for clients; default "dev"
+}
+
+// New returns the MCP endpoint. Requests without a valid agent key get
+// 401, other keys 403.
+func New(cfg Config) http.Handler {
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	t := &tools{s: cfg.Service, base: strings.TrimSuffix(cfg.PublicURL, "/")}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "tappos-checkout", Version: cfg.Version}, &mcp.ServerOptions{
+		Instructions: "Shop for the user from tappos merchants' catalogs and pay from their wallet, " +
+			"within the mandate they granted you. Search the catalog, create a checkout, complete it. " +
+			"If a purchase needs the user's confirmation, tell them the code and where to confirm it, " +
+			"then complete the checkout again.",
+		Logger: cfg.Logger,
+	})
+	t.register(srv)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{Logger: cfg.Logger})
+	verify := func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+		k, err := cfg.Service.Authenticate(ctx, token)
+		if errors.Is(err, checkout.ErrUnauthorized) {
+			return nil, fmt.Errorf("%w: unknown or revoked API key", auth.ErrInvalidToken)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if k.Role != ledger.RoleAgent {
+			return &auth.TokenInfo{UserID: k.ID, Scopes: []string{k.Role}}, nil
+		}
+		return &auth.TokenInfo{UserID: k.ID, Scopes: []string{ledger.RoleAgent}, Extra: map[string]any{"key": k}}, nil
+	}
+	return auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{
+		Scopes:                 []string{ledger.RoleAgent},
+		AllowMissingExpiration: true, // API keys last until revoked
+	})(h)
+}
