@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"tappos/emv/oda"
+	"tappos/emv/kernel"
 	"tappos/emv/trace"
 )
 
@@ -51,7 +51,7 @@ func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	keys, err := loadCAKeys(*capk)
+	keys, err := kernel.LoadCAKeyFiles(*capk)
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl emv analyze: %v\n", err)
 		return 1
@@ -92,20 +92,6 @@ func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  error:              %s\n", o.Error)
 	}
 	return 0
-}
-
-// loadCAKeys reads a CA public key file.
-func loadCAKeys(path string) (*oda.CAKeyStore, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ks, err := oda.LoadCAKeys(f)
-	if err != nil {
-		return nil, fmt.Errorf("reading CA keys from %s: %w", path, err)
-	}
-	return ks, nil
 }
 
 // readTrace reads a recorded transaction file.
