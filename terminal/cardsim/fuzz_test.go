@@ -1,7 +1,10 @@
 package cardsim
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"tappos/terminal/vpcd"
@@ -47,6 +50,35 @@ func FuzzProcess(f *testing.F) {
 			case len(rsp) < 2:
 				t.Fatalf("%X: answer %X has no status word", apdu, rsp)
 			}
+		}
+	})
+}
+
+// FuzzReadProfile feeds the profile reader arbitrary JSON: it must accept
+// or refuse it with ErrProfile, never panic, and a profile it accepts must
+// make a card.
+func FuzzReadProfile(f *testing.F) {
+	for _, name := range []string{"visa-credit", "phone-mastercard", "pulled"} {
+		b, err := os.ReadFile(filepath.Join(cardsDir, name+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"name":"x","kind":"phone","brand":"visa"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ReadProfile(bytes.NewReader(b))
+		if err != nil {
+			if !errors.Is(err, ErrProfile) {
+				t.Fatalf("error %v is not ErrProfile", err)
+			}
+			return
+		}
+		if p.ODA != nil {
+			return // key files are not fuzzed
+		}
+		if _, err := NewCard(p, &counterRand{}); err != nil {
+			t.Fatalf("accepted profile makes no card: %v", err)
 		}
 	})
 }

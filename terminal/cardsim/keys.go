@@ -45,8 +45,10 @@ func NewPrivateKey(k *rsa.PrivateKey) PrivateKey {
 func (k PrivateKey) RSA() (*rsa.PrivateKey, error) {
 	p, okP := new(big.Int).SetString(k.P, 16)
 	q, okQ := new(big.Int).SetString(k.Q, 16)
-	if !okP || !okQ {
-		return nil, fmt.Errorf("%w: private key primes are not hex", ErrProfile)
+	// EMV keys are at least 512 bits; this also keeps zero, one and
+	// negative numbers away from the arithmetic below.
+	if !okP || !okQ || p.BitLen() < 256 || q.BitLen() < 256 {
+		return nil, fmt.Errorf("%w: private key primes are not hex numbers of 256 bits or more", ErrProfile)
 	}
 	one, three := big.NewInt(1), big.NewInt(3)
 	phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
@@ -58,6 +60,9 @@ func (k PrivateKey) RSA() (*rsa.PrivateKey, error) {
 		PublicKey: rsa.PublicKey{N: new(big.Int).Mul(p, q), E: 3},
 		D:         d,
 		Primes:    []*big.Int{p, q},
+	}
+	if err := key.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: private key: %v", ErrProfile, err)
 	}
 	key.Precompute()
 	return key, nil
