@@ -1,0 +1,397 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"fyne.io/fyne/v2"
+
+	"tappos/emv/kernel"
+	"tappos/ui/i18n"
+)
+
+// forLangs runs a test in English and in Chinese.
+func forLangs(t *testing.T, f func(t *testing.T, h *harness, suffix string)) {
+	for _, l := range i18n.Langs {
+		t.Run(string(l), func(t *testing.T) {
+			f(t, newHarness(t, l), "_"+string(l))
+		})
+	}
+}
+
+func TestAmountKeypad(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		h.mustText("€0.00")
+		if !h.button("amount.charge").Disabled() {
+			t.Error("Charge enabled at zero")
+		}
+		for _, d := range "1250" {
+			h.tap(string(d))
+		}
+		h.mustText("€12.50")
+		h.golden("amount" + sfx)
+		h.checkTouchTargets()
+		h.tap("keypad.back")
+		h.mustText("€1.25")
+		h.tap("keypad.clear")
+		h.mustText("€0.00")
+
+		// The keyboard does the same: digits, Backspace, Delete.
+		h.typeKeys("0099")
+		h.mustText("€0.99")
+		h.key(fyne.KeyBackspace)
+		h.mustText("€0.09")
+		h.key(fyne.KeyDelete)
+		h.typeKeys("12345678901")
+		if got, want := h.k.Amount(), int64(123456789); got != want {
+			t.Errorf("amount after 11 digits = %d, want %d (at most %d digits)", got, want, maxDigits)
+		}
+		h.mustText("€1,234,567.89")
+	})
+}
+
+// charge types an amount and presses Charge, returning the payment the
+// kiosk started.
+func (h *harness) charge(digits string) *payCall {
+	h.t.Helper()
+	h.typeKeys(digits)
+	h.key(fyne.KeyReturn)
+	if h.k.Screen() != ScreenTap {
+		h.t.Fatalf("after Charge: screen %s, want tap", h.k.Screen())
+	}
+	return h.call()
+}
+
+func TestTapMessages(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		c := h.charge("1250")
+		if c.amount != 1250 || c.kind != Sale {
+			t.Fatalf("charged %s %d, want sale 1250", c.kind, c.amount)
+		}
+		h.mustText(h.k.tr.T("tap.present"))
+		h.golden("tap" + sfx)
+		h.checkTouchTargets()
+		for _, m := range []struct {
+			msg kernel.Message
+			id  string
+		}{
+			{kernel.MsgProcessing, "tap.processing"},
+			{kernel.MsgRemoveCard, "tap.remove"},
+			{kernel.MsgPresentCardAgain, "tap.try_again"},
+			{kernel.MsgSeePhone, "tap.see_phone"},
+			{kernel.MsgTryAnotherCard, "tap.another_interface"},
+			{kernel.MsgAuthorising, "tap.authorising"},
+			{kernel.Message("something new"), "tap.processing"},
+		} {
+			h.prompt(c, m.msg, m.id)
+		}
+		h.answer(c, approvedResult(1250, false), nil, ScreenApproved)
+	})
+}
+
+func TestOutcomes(t *testing.T) {
+	declined := Result{Kind: Sale, Amount: 1250, Reason: ReasonFunds, PAN: "476173******0119", Label: "VISA CREDIT"}
+	tests := []struct {
+		name    string
+		res     Result
+		err     error
+		screen  Screen
+		head    string
+		detail  string
+		cue     Cue
+		receipt bool
+	}{
+		{"approved_online", approvedResult(1250, false), nil, ScreenApproved, "outcome.approved", "outcome.online", CueApproved, true},
+		{"approved_offline", approvedResult(1250, true), nil, ScreenApproved, "outcome.approved", "outcome.offline", CueApproved, true},
+		{"declined_funds", declined, nil, ScreenDeclined, "outcome.declined", "reason.insufficient_funds", CueDeclined, false},
+		{"declined_offline_limit", Result{Kind: Sale, Amount: 1250, Reason: ReasonOfflineLimit}, nil, ScreenDeclined, "outcome.declined", "reason.offline_limit", CueDeclined, false},
+		{"declined_unknown_reason", Result{Kind: Sale, Amount: 1250, Reason: "some_code"}, nil, ScreenDeclined, "outcome.declined", "reason.other", CueDeclined, false},
+		{"not_allowed", Result{}, fmt.Errorf("selecting: %w", kernel.ErrNotAllowed), ScreenDeclined, "outcome.not_completed", "reason.not_allowed", CueDeclined, false},
+		{"card_error", Result{}, errors.New("card removed"), ScreenDeclined, "outcome.not_completed", "reason.communication", CueDeclined, false},
+		{"timeout", Result{}, context.DeadlineExceeded, ScreenDeclined, "outcome.not_completed", "reason.timeout", CueDeclined, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forLangs(t, func(t *testing.T, h *harness, sfx string) {
+				c := h.charge("1250")
+				h.answer(c, tt.res, tt.err, tt.screen)
+				h.mustText(h.k.tr.T(tt.head))
+				h.mustText(h.k.tr.T(tt.detail))
+				h.mustText("€12.50")
+				if !slices.Equal(h.sound.cues, []Cue{tt.cue}) {
+					t.Errorf("cues %v, want [%v]", h.sound.cues, tt.cue)
+				}
+				switch tt.name {
+				case "approved_online", "approved_offline", "declined_funds":
+					h.golden(tt.name + sfx)
+				}
+				h.checkTouchTargets()
+				if tt.receipt {
+					h.button("outcome.receipt")
+				}
+				h.key(fyne.KeyN)
+				h.typeKeys("n")
+				if h.k.Screen() != ScreenAmount || h.k.Amount() != 0 {
+					t.Errorf("after New sale: screen %s amount %d", h.k.Screen(), h.k.Amount())
+				}
+			})
+		})
+	}
+}
+
+func TestCancelTap(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, _ string) {
+		c := h.charge("500")
+		h.tap("tap.cancel")
+		<-c.ctx.Done()
+		h.until("amount screen", func() bool { return h.k.Screen() == ScreenAmount })
+		if h.k.Amount() != 500 {
+			t.Errorf("amount after cancel = %d, want 500 kept", h.k.Amount())
+		}
+		// Escape cancels too.
+		c = h.charge("")
+		h.key(fyne.KeyEscape)
+		<-c.ctx.Done()
+		h.until("amount screen", func() bool { return h.k.Screen() == ScreenAmount })
+	})
+}
+
+func TestReceipt(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		c := h.charge("1250")
+		h.answer(c, approvedResult(1250, false), nil, ScreenApproved)
+		h.key(fyne.KeyReturn)
+		if h.k.Screen() != ScreenReceipt {
+			t.Fatalf("Enter on Approved: screen %s, want receipt", h.k.Screen())
+		}
+		h.mustText("MASTERCARD 541333******0345")
+		h.mustText(h.k.tr.T("receipt.scan"))
+		h.golden("receipt" + sfx)
+		h.checkTouchTargets()
+
+		h.typeKeys("p")
+		h.until("printed", func() bool { return h.hasText(h.k.tr.T("receipt.printed")) })
+		if h.printer.url != "https://receipts.example/r/T0002" || len(h.printer.lines) != 6 {
+			t.Errorf("printed %d lines, url %q", len(h.printer.lines), h.printer.url)
+		}
+		h.printer.fail = true
+		h.tap("receipt.print")
+		h.until("print failure", func() bool { return h.hasText(h.k.tr.T("receipt.print_failed")) })
+		h.tap("receipt.done")
+		if h.k.Screen() != ScreenAmount {
+			t.Errorf("after Done: screen %s", h.k.Screen())
+		}
+	})
+}
+
+func TestRefundAndVoid(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		h.key(fyne.KeyF2)
+		if h.k.Screen() != ScreenLookup {
+			t.Fatalf("F2: screen %s, want lookup", h.k.Screen())
+		}
+		// The reference entry has the focus: typing goes there.
+		h.typeKeys("NOPE")
+		h.key(fyne.KeyReturn)
+		h.until("not found", func() bool { return h.hasText(h.k.tr.T("lookup.not_found")) })
+		h.k.Lookup("broken")
+		h.until("lookup failure", func() bool { return h.hasText(h.k.tr.T("lookup.failed")) })
+
+		h.k.Lookup("A1B2C3") // by approval code
+		h.until("found", func() bool { return h.k.found != nil })
+		h.mustText("476173******0119")
+		h.golden("lookup" + sfx)
+		h.checkTouchTargets()
+
+		h.k.StartRefund("€30.00")
+		h.mustText(h.k.tr.T("lookup.bad_amount"))
+		h.k.StartRefund("€10.00")
+		c := h.call()
+		if c.kind != Refund || c.txnID != "T0001" || c.amount != 1000 {
+			t.Fatalf("refund call %s %s %d", c.kind, c.txnID, c.amount)
+		}
+		h.mustText(h.k.tr.T("tap.title_refund"))
+		h.answer(c, Result{Approved: true, Kind: Refund, Amount: 1000, TxnID: "T0004"}, nil, ScreenApproved)
+		h.mustText(h.k.tr.T("outcome.refunded"))
+		h.mustText("€10.00")
+
+		h.key(fyne.KeyEscape)
+		h.tap("amount.refund")
+		h.k.Lookup("T0001")
+		h.until("found", func() bool { return h.k.found != nil })
+		h.key(fyne.KeyF6)
+		h.until("voided", func() bool { return h.k.Screen() == ScreenApproved })
+		h.mustText(h.k.tr.T("outcome.voided"))
+		h.mustText("€25.00")
+		if !slices.Equal(h.pay.voids, []string{"T0001"}) {
+			t.Errorf("voids %v", h.pay.voids)
+		}
+	})
+}
+
+func TestStatusBar(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		tr := h.k.tr
+		h.mustText(tr.T("status.reader", "Name", "ACS ACR1252 PICC"))
+		h.mustText(tr.T("status.online"))
+		h.mustText(tr.T("status.batch", "Number", 7, "Count", 3, "Amount", "€40.50"))
+		if h.k.bar.banner.Visible() {
+			t.Error("offline banner shown while online")
+		}
+
+		h.status.set(StatusInfo{LedgerOnline: false, Queued: 2, QueuedAmount: 2050, Batch: BatchTotals{Number: 7, Count: 5, Amount: 6100}})
+		h.k.RefreshStatus()
+		h.until("offline", func() bool { return h.hasText(tr.T("status.offline")) })
+		h.mustText(tr.T("status.no_reader"))
+		h.mustText(tr.T("banner.offline", "Count", 2, "Amount", "€20.50"))
+		if !h.k.bar.banner.Visible() {
+			t.Error("no offline banner while offline")
+		}
+		h.golden("offline_banner" + sfx)
+	})
+}
+
+func TestManagerPIN(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		h.key(fyne.KeyF9)
+		if h.k.Screen() != ScreenPIN {
+			t.Fatalf("F9: screen %s", h.k.Screen())
+		}
+		h.typeKeys("9999")
+		h.key(fyne.KeyReturn)
+		h.mustText(h.k.tr.T("pin.wrong"))
+		h.golden("pin_wrong" + sfx)
+		for _, d := range "1234" {
+			h.tap(string(d))
+		}
+		h.tap("pin.ok")
+		if h.k.Screen() != ScreenManager {
+			t.Fatalf("right PIN: screen %s", h.k.Screen())
+		}
+		h.checkTouchTargets()
+		h.key(fyne.KeyEscape)
+		if h.k.Screen() != ScreenAmount {
+			t.Errorf("Esc on manager: screen %s", h.k.Screen())
+		}
+	})
+}
+
+// manager opens the manager screen with the right PIN.
+func (h *harness) manager() {
+	h.t.Helper()
+	h.k.OpenManager()
+	h.typeKeys("1234")
+	h.k.SubmitPIN()
+	if h.k.Screen() != ScreenManager {
+		h.t.Fatalf("screen %s, want manager", h.k.Screen())
+	}
+}
+
+func TestManagerPages(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, sfx string) {
+		h.manager()
+		h.key(fyne.KeyF1)
+		h.until("X report", func() bool { return h.hasText("X REPORT") })
+		h.golden("x_report" + sfx)
+
+		h.key(fyne.KeyF3)
+		h.until("queue", func() bool { return h.hasText("T0009") })
+		h.mustText("541333******0345")
+		h.mustText(h.k.tr.T("queue.summary", "Count", 2, "Amount", "€20.50"))
+		h.mustText(h.k.tr.T("queue.state_failed"))
+		h.golden("queue" + sfx)
+
+		h.key(fyne.KeyF4)
+		h.key(fyne.KeyReturn)
+		h.until("sync", func() bool { return h.k.syncRes != nil })
+		h.mustText(h.k.tr.T("sync.result", "Sent", 2, "Declined", 0, "Left", 0))
+
+		h.key(fyne.KeyF5)
+		h.until("work offline", func() bool { return h.hasText(h.k.tr.T("status.work_offline")) })
+		h.settle()
+		h.mgr.mu.Lock()
+		if !slices.Equal(h.mgr.offline, []bool{true}) {
+			t.Errorf("SetWorkOffline calls %v, want [true]", h.mgr.offline)
+		}
+		h.mgr.mu.Unlock()
+		h.checkTouchTargets()
+	})
+}
+
+func TestBatchClose(t *testing.T) {
+	unbalanced := Reconciliation{Batch: 7, TerminalCount: 3, TerminalTotal: 4050, HostCount: 3, HostTotal: 4100,
+		Lines: []ReconLine{
+			{Matched, "T0001", 2500, 2500},
+			{MissingHost, "T0003", -500, 0},
+			{MissingTerminal, "T0005", 0, 450},
+			{Mismatch, "T0002", 2050, 2150},
+		}}
+	tests := []struct {
+		name  string
+		recon func(h *harness) Reconciliation
+		head  string
+		lines []string
+	}{
+		{"balanced", func(h *harness) Reconciliation { return h.mgr.recon }, "batch.balanced", nil},
+		{"unbalanced", func(*harness) Reconciliation { return unbalanced }, "batch.not_balanced",
+			[]string{"recon.missing_on_host", "recon.missing_on_terminal", "recon.amount_mismatch"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forLangs(t, func(t *testing.T, h *harness, sfx string) {
+				h.mgr.recon = tt.recon(h)
+				h.manager()
+				h.key(fyne.KeyF2)
+				h.mustText(h.k.tr.T("batch.summary", "Count", 3, "Amount", "€40.50"))
+				h.key(fyne.KeyReturn)
+				h.until("reconciliation", func() bool { return h.k.recon != nil })
+				h.mustText(h.k.tr.T(tt.head))
+				for _, id := range tt.lines {
+					for _, l := range unbalanced.Lines {
+						if "recon."+string(l.Match) == id {
+							h.mustText(h.k.tr.T(id, "ID", l.TxnID, "Terminal", h.k.money(l.Terminal), "Host", h.k.money(l.Host)))
+						}
+					}
+				}
+				h.golden("batch_" + tt.name + sfx)
+			})
+		})
+	}
+}
+
+func TestSettings(t *testing.T) {
+	h := newHarness(t, i18n.English)
+	h.manager()
+	h.key(fyne.KeyF6)
+	h.mustText(h.k.tr.T("settings.offline_limit"))
+	h.golden("settings_en")
+	h.checkTouchTargets()
+
+	h.k.SaveSettings("Virtual PCD 00 00", "€100.00", "x", "€25.00", "English")
+	h.mustText(h.k.tr.T("settings.bad_amount"))
+
+	h.k.SaveSettings("Virtual PCD 00 00", "€150.00", "€50.00", "€30.00", i18n.Chinese.Name())
+	h.until("language switched", func() bool { return h.k.Lang() == i18n.Chinese })
+	want := Settings{Reader: "Virtual PCD 00 00", Readers: h.mgr.settings.Readers, ContactlessLimit: 15000, CVMLimit: 5000, OfflineLimit: 3000, Lang: i18n.Chinese}
+	if got := h.mgr.settings; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("saved %+v, want %+v", got, want)
+	}
+	h.mustText("设置")
+	h.golden("settings_zh-Hans")
+}
+
+func TestLanguageToggle(t *testing.T) {
+	h := newHarness(t, i18n.English)
+	h.typeKeys("42")
+	h.key(fyne.KeyF8)
+	if h.k.Lang() != i18n.Chinese {
+		t.Fatalf("F8: language %s", h.k.Lang())
+	}
+	h.mustText("收款")
+	h.mustText("€0.42") // the amount survives the switch
+	h.tap("amount.language")
+	h.mustText("Charge")
+}

@@ -1,0 +1,341 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+	"github.com/skip2/go-qrcode"
+
+	"tappos/emv/kernel"
+	"tappos/ui/i18n"
+)
+
+func (k *Kiosk) money(minor int64) string { return k.tr.Money(minor, k.opt.Currency) }
+
+func (k *Kiosk) amountScreen() fyne.CanvasObject {
+	amount := text(k.money(k.Amount()), 72, colForeground, true)
+	charge := k.button("amount.charge", fyne.KeyReturn, k.Charge)
+	charge.Importance = widget.HighImportance
+	if k.Amount() == 0 {
+		charge.Disable()
+	}
+	var actions []fyne.CanvasObject
+	actions = append(actions, touch(k.button("amount.refund", fyne.KeyF2, k.OpenLookup), 0, 64))
+	if k.opt.Manager != nil {
+		actions = append(actions, touch(k.button("amount.manager", fyne.KeyF9, k.OpenManager), 0, 64))
+	}
+	actions = append(actions, touch(k.button("amount.language", fyne.KeyF8, k.ToggleLang), 0, 64))
+	k.keys[fyne.KeyDelete] = k.Clear
+	return container.NewBorder(
+		container.NewVBox(text(k.tr.T("amount.title"), 24, colMuted, false), amount),
+		container.NewVBox(touch(charge, 0, 80), container.NewGridWithColumns(len(actions), actions...)),
+		nil, nil,
+		k.keypad(),
+	)
+}
+
+// tapMessages maps the kernel's messages to the words on the tap screen.
+var tapMessages = map[kernel.Message]string{
+	kernel.MsgPresentCard:      "tap.present",
+	kernel.MsgProcessing:       "tap.processing",
+	kernel.MsgRemoveCard:       "tap.remove",
+	kernel.MsgAuthorising:      "tap.authorising",
+	kernel.MsgEnterPIN:         "tap.enter_pin",
+	kernel.MsgSign:             "tap.sign",
+	kernel.MsgSeePhone:         "tap.see_phone",
+	kernel.MsgPresentCardAgain: "tap.try_again",
+	kernel.MsgTryAnotherCard:   "tap.another_interface",
+	kernel.MsgInsertOrSwipe:    "tap.another_interface",
+	kernel.MsgApproved:         "tap.processing",
+	kernel.MsgDeclined:         "tap.processing",
+}
+
+func (k *Kiosk) tapScreen() fyne.CanvasObject {
+	id, ok := tapMessages[k.message]
+	if !ok {
+		id = "tap.processing"
+	}
+	title := "tap.title_sale"
+	if k.result.Kind == Refund {
+		title = "tap.title_refund"
+	}
+	msg := text(k.tr.T(id), 40, colBanner, true)
+	return container.NewBorder(
+		container.NewVBox(text(k.tr.T(title), 24, colMuted, false), text(k.money(k.Amount()), 64, colForeground, true)),
+		touch(k.button("tap.cancel", fyne.KeyEscape, k.Cancel), 0, 72),
+		nil, nil,
+		container.NewCenter(container.NewVBox(text(")))", 96, colPrimary, true), msg)),
+	)
+}
+
+func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
+	r := k.result
+	bg, head := colDeclined, "outcome.declined"
+	var lines []fyne.CanvasObject
+	switch {
+	case r.Approved:
+		bg, head = colApproved, "outcome.approved"
+		if r.Kind == Refund {
+			head = "outcome.refunded"
+		} else if r.Kind == Void {
+			head = "outcome.voided"
+		}
+	case k.failure != nil:
+		head = "outcome.not_completed"
+	}
+	amount := r.Amount
+	if amount == 0 {
+		amount = k.Amount()
+	}
+	lines = append(lines, text(k.tr.T(head), 72, colForeground, true), text(k.money(amount), 48, colForeground, true))
+	if r.Approved {
+		badge, col := k.tr.T("outcome.online"), colForeground
+		if r.Offline {
+			badge, col = k.tr.T("outcome.offline"), colBanner
+		}
+		lines = append(lines, text(badge, 28, col, true))
+		if r.ApprovalCode != "" {
+			lines = append(lines, text(k.tr.T("outcome.approval_code", "Code", r.ApprovalCode), 22, colForeground, false))
+		}
+	} else {
+		lines = append(lines, text(k.reasonText(r.Reason), 30, colForeground, true),
+			text(k.tr.T("outcome.nothing_taken"), 22, colForeground, false))
+	}
+	if r.PAN != "" {
+		lines = append(lines, text(strings.TrimSpace(r.Label+"  "+r.PAN), 22, colForeground, false))
+	}
+	var buttons []fyne.CanvasObject
+	if len(r.Receipt) > 0 {
+		buttons = append(buttons, touch(k.button("outcome.receipt", fyne.KeyReturn, k.ShowReceipt), 0, 72))
+		k.keys[fyne.KeyR] = k.ShowReceipt
+	} else {
+		k.keys[fyne.KeyReturn] = k.NewSale
+	}
+	buttons = append(buttons, touch(k.button("outcome.new_sale", fyne.KeyN, k.NewSale), 0, 72))
+	return container.NewStack(
+		canvas.NewRectangle(bg),
+		container.NewBorder(nil, container.NewGridWithColumns(len(buttons), buttons...), nil, nil,
+			container.NewCenter(container.NewVBox(lines...))),
+	)
+}
+
+// reasonText explains a decline in plain words.
+func (k *Kiosk) reasonText(r Reason) string {
+	id := "reason." + string(r)
+	if r == "" || !k.tr.Has(id) {
+		id = "reason.other"
+	}
+	return k.tr.T(id)
+}
+
+func (k *Kiosk) receiptScreen() fyne.CanvasObject {
+	r := k.result
+	body := widget.NewLabel(strings.Join(r.Receipt, "\n"))
+	body.TextStyle.Monospace = true
+	right := []fyne.CanvasObject{}
+	if img := qrImage(r.ReceiptURL); img != nil {
+		qr := canvas.NewImageFromImage(img)
+		qr.FillMode = canvas.ImageFillContain
+		qr.ScaleMode = canvas.ImageScalePixels
+		qr.SetMinSize(fyne.NewSize(240, 240))
+		right = append(right, qr, text(k.tr.T("receipt.scan"), 20, colForeground, false))
+	}
+	if k.note != "" {
+		right = append(right, text(k.note, 22, colBanner, true))
+	}
+	var buttons []fyne.CanvasObject
+	if k.opt.Printer != nil {
+		buttons = append(buttons, touch(k.button("receipt.print", fyne.KeyP, k.Print), 0, 72))
+	}
+	buttons = append(buttons, touch(k.button("receipt.done", fyne.KeyReturn, k.NewSale), 0, 72))
+	return container.NewBorder(
+		text(k.tr.T("receipt.title"), 28, colForeground, true),
+		container.NewGridWithColumns(len(buttons), buttons...),
+		nil, nil,
+		container.NewGridWithColumns(2, container.NewVScroll(body), container.NewCenter(container.NewVBox(right...))),
+	)
+}
+
+// qrImage encodes an e-receipt link, or returns nil when there is none.
+func qrImage(url string) image.Image {
+	if url == "" {
+		return nil
+	}
+	q, err := qrcode.New(url, qrcode.Medium)
+	if err != nil {
+		return nil
+	}
+	q.DisableBorder = false
+	return q.Image(240)
+}
+
+// OpenLookup shows the refund and void screen.
+func (k *Kiosk) OpenLookup() {
+	if k.busy {
+		return
+	}
+	k.found, k.note = nil, ""
+	k.show(ScreenLookup)
+}
+
+func (k *Kiosk) lookupScreen() fyne.CanvasObject {
+	ref := k.newEntry(k.tr.T("lookup.placeholder"))
+	ref.OnSubmitted = func(s string) { k.Lookup(s) }
+	find := k.button("lookup.find", "", func() { k.Lookup(ref.Text) })
+	items := []fyne.CanvasObject{
+		text(k.tr.T("lookup.title"), 28, colForeground, true),
+		container.NewBorder(nil, nil, nil, touch(find, 160, 56), touch(ref, 0, 56)),
+	}
+	var actions []fyne.CanvasObject
+	if t := k.found; t != nil {
+		ref.SetText(t.ID)
+		items = append(items, widget.NewLabel(k.tr.T("lookup.details",
+			"ID", t.ID, "Amount", k.money(t.Amount), "Refunded", k.money(t.Refunded),
+			"Card", strings.TrimSpace(t.Label+" "+t.PAN), "Code", t.ApprovalCode,
+			"Time", t.Time.Format("2006-01-02 15:04"))))
+		refund := k.newEntry("")
+		refund.SetText(k.tr.Money(t.Amount-t.Refunded, k.opt.Currency))
+		items = append(items, container.NewBorder(nil, nil, widget.NewLabel(k.tr.T("lookup.refund_amount")), nil, touch(refund, 0, 56)))
+		if t.Amount-t.Refunded > 0 && !t.Voided {
+			actions = append(actions, touch(k.button("lookup.refund", fyne.KeyF5, func() { k.StartRefund(refund.Text) }), 0, 72))
+		}
+		if t.Voidable && !t.Voided {
+			actions = append(actions, touch(k.button("lookup.void", fyne.KeyF6, k.StartVoid), 0, 72))
+		}
+	}
+	if k.note != "" {
+		items = append(items, text(k.note, 24, colBanner, true))
+	}
+	actions = append(actions, touch(k.button("common.back", fyne.KeyEscape, k.NewSale), 0, 72))
+	k.focus = ref
+	return container.NewBorder(nil, container.NewGridWithColumns(len(actions), actions...), nil, nil,
+		container.NewVBox(items...))
+}
+
+// Lookup finds a transaction for refund or void.
+func (k *Kiosk) Lookup(ref string) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || k.busy {
+		return
+	}
+	k.note = k.tr.T("common.loading")
+	k.redraw()
+	k.run(func(ctx context.Context) func() {
+		t, err := k.opt.Payments.Lookup(ctx, ref)
+		return func() {
+			k.found, k.note = nil, ""
+			switch {
+			case errors.Is(err, ErrNotFound):
+				k.note = k.tr.T("lookup.not_found")
+			case err != nil:
+				k.note = k.tr.T("lookup.failed")
+			default:
+				k.found = &t
+			}
+			k.redraw()
+		}
+	})
+}
+
+// StartRefund refunds the amount typed (in major units, e.g. "5.00" or
+// "€5.00") of the transaction found, on a card the customer taps.
+func (k *Kiosk) StartRefund(amountText string) {
+	t := k.found
+	if t == nil || k.busy {
+		return
+	}
+	amount, err := k.parseMoney(amountText)
+	if err != nil || amount <= 0 || amount > t.Amount-t.Refunded {
+		k.note = k.tr.T("lookup.bad_amount")
+		k.redraw()
+		return
+	}
+	k.digits = fmt.Sprint(amount)
+	id := t.ID
+	k.startTap(func(ctx context.Context) (Result, error) {
+		return k.opt.Payments.Refund(ctx, id, amount, k.prompt)
+	})
+	k.result.Kind = Refund
+	k.redraw()
+}
+
+// StartVoid voids the transaction found.
+func (k *Kiosk) StartVoid() {
+	t := k.found
+	if t == nil || k.busy || !t.Voidable {
+		return
+	}
+	id := t.ID
+	k.digits = fmt.Sprint(t.Amount)
+	k.note = k.tr.T("common.loading")
+	k.redraw()
+	k.run(func(ctx context.Context) func() {
+		res, err := k.opt.Payments.Void(ctx, id)
+		return func() { k.finish(res, err) }
+	})
+}
+
+// parseMoney reads an amount typed in major units, with or without the
+// currency symbol.
+func (k *Kiosk) parseMoney(s string) (int64, error) {
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9') && r != '.' })
+	return i18n.ParseAmount(s, k.opt.Currency)
+}
+
+// OpenManager asks for the manager's PIN.
+func (k *Kiosk) OpenManager() {
+	if k.opt.Manager == nil || k.busy {
+		return
+	}
+	k.pin, k.note = "", ""
+	k.show(ScreenPIN)
+}
+
+func (k *Kiosk) pinScreen() fyne.CanvasObject {
+	dots := strings.Repeat("* ", len(k.pin))
+	if dots == "" {
+		dots = " "
+	}
+	items := []fyne.CanvasObject{text(k.tr.T("pin.title"), 28, colForeground, true), text(dots, 48, colForeground, true)}
+	if k.note != "" {
+		items = append(items, text(k.note, 24, colBanner, true))
+	}
+	ok := k.button("pin.ok", fyne.KeyReturn, k.SubmitPIN)
+	ok.Importance = widget.HighImportance
+	return container.NewBorder(container.NewVBox(items...),
+		container.NewGridWithColumns(2, touch(k.button("common.back", fyne.KeyEscape, k.NewSale), 0, 72), touch(ok, 0, 72)),
+		nil, nil, k.keypad())
+}
+
+// SubmitPIN checks the PIN typed and opens the manager screen.
+func (k *Kiosk) SubmitPIN() {
+	if k.screen != ScreenPIN {
+		return
+	}
+	pin := k.pin
+	k.pin = ""
+	if !k.opt.Manager.CheckPIN(pin) {
+		k.note = k.tr.T("pin.wrong")
+		k.redraw()
+		return
+	}
+	k.note, k.page = "", ""
+	k.settings = k.opt.Manager.Settings()
+	k.show(ScreenManager)
+}
+
+// ToggleLang switches between English and Chinese.
+func (k *Kiosk) ToggleLang() {
+	if k.Lang() == i18n.English {
+		k.SetLang(i18n.Chinese)
+	} else {
+		k.SetLang(i18n.English)
+	}
+}
