@@ -22,13 +22,14 @@ func (c counter) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 
 // exchange sends a command, following 61xx and 6Cxx, and returns the
 // response data and status word. Only a failure to talk to the card is an
-// error (ErrCommunication); a status word other than 9000 is the caller's
-// to judge.
+// error (ErrCommunication, wrapping the transceiver's error so the caller
+// can tell a removed card from a silent one); a status word other than
+// 9000 is the caller's to judge.
 func (s *session) exchange(ctx context.Context, c apdu.Command) ([]byte, apdu.SW, error) {
 	resp, err := apdu.Transmit(ctx, counter{s}, c)
 	var se *apdu.StatusError
 	if err != nil && !errors.As(err, &se) {
-		return nil, 0, fmt.Errorf("%s: %w: %v", c.Name(), ErrCommunication, err)
+		return nil, 0, fmt.Errorf("%s: %w: %w", c.Name(), ErrCommunication, err)
 	}
 	return resp.Data, resp.SW, nil
 }
