@@ -1,0 +1,142 @@
+package i18n
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+var eur = Currency{"EUR", 978, 2}
+
+func TestMoney(t *testing.T) {
+	jpy, _ := CurrencyByAlpha("JPY")
+	cny, _ := CurrencyByNumeric(156)
+	tests := []struct {
+		name  string
+		lang  Lang
+		minor int64
+		cur   Currency
+		want  string
+	}{
+		{"zero", English, 0, eur, "€0.00"},
+		{"cents", English, 5, eur, "€0.05"},
+		{"grouping", English, 123456789, eur, "€1,234,567.89"},
+		{"negative", English, -500, eur, "-€5.00"},
+		{"yen_en", English, 1200, jpy, "¥1,200"},
+		{"yen_zh", Chinese, 1200, jpy, "JP¥1,200"},
+		{"yuan_en", English, 1999, cny, "CN¥19.99"},
+		{"yuan_zh", Chinese, 1999, cny, "¥19.99"},
+		{"unknown", English, 100, Currency{"XTS", 963, 2}, "XTS 1.00"},
+		{"min_int64", English, math.MinInt64, eur, "-€92,233,720,368,547,758.08"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MustNew(tt.lang).Money(tt.minor, tt.cur); got != tt.want {
+				t.Errorf("Money(%d %s) = %q, want %q", tt.minor, tt.cur.Alpha, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseAmount(t *testing.T) {
+	jpy, _ := CurrencyByAlpha("jpy")
+	tests := []struct {
+		in   string
+		cur  Currency
+		want int64
+		err  bool
+	}{
+		{"12.50", eur, 1250, false},
+		{"12.5", eur, 1250, false},
+		{"12", eur, 1200, false},
+		{".5", eur, 50, false},
+		{"1,234.56", eur, 123456, false},
+		{" 7 ", eur, 700, false},
+		{"1200", jpy, 1200, false},
+		{"12.", eur, 1200, false},
+		{"", eur, 0, true},
+		{".", eur, 0, true},
+		{"1.234", eur, 0, true},
+		{"12.5", jpy, 0, true},
+		{"-1", eur, 0, true},
+		{"1e3", eur, 0, true},
+		{"9999999999.99", eur, 999999999999, false},
+		{"10000000000.00", eur, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseAmount(tt.in, tt.cur)
+			if tt.err {
+				if !errors.Is(err, ErrAmount) {
+					t.Errorf("ParseAmount(%q) = %d, %v; want ErrAmount", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("ParseAmount(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"12.50", "1,234.56", ".", "", "9999999999.99", "１２"} {
+		f.Add(s)
+	}
+	en := MustNew(English)
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseAmount(s, eur)
+		if err != nil {
+			return
+		}
+		if v < 0 || v > maxMinor {
+			t.Fatalf("ParseAmount(%q) = %d out of range", s, v)
+		}
+		// What the kiosk prints, it reads back.
+		back, err := ParseAmount(strings.TrimPrefix(en.Money(v, eur), "€"), eur)
+		if err != nil || back != v {
+			t.Fatalf("round trip of %d: %d, %v", v, back, err)
+		}
+	})
+}
+
+func TestTranslationsComplete(t *testing.T) {
+	en := MustNew(English)
+	for _, l := range Langs {
+		t.Run(string(l), func(t *testing.T) {
+			c := MustNew(l)
+			for _, k := range en.Keys() {
+				if !c.Has(k) {
+					t.Errorf("%s lacks %q", l, k)
+				}
+			}
+			for _, k := range c.Keys() {
+				if !en.Has(k) {
+					t.Errorf("%s has %q, which English lacks", l, k)
+				}
+				if strings.Count(c.T(k), "{{") != strings.Count(en.T(k), "{{") {
+					t.Errorf("%s %q: placeholders differ from English", l, k)
+				}
+			}
+		})
+	}
+}
+
+func TestT(t *testing.T) {
+	c := MustNew(Chinese)
+	if got, want := c.T("batch.title", "Number", 7), "批次 7"; got != want {
+		t.Errorf("T = %q, want %q", got, want)
+	}
+	if got := c.T("no.such.id"); got != "no.such.id" {
+		t.Errorf("unknown id = %q", got)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	for in, want := range map[string]Lang{"zh-CN": Chinese, "zh_CN.UTF-8": Chinese, "en-GB": English, "C": English, "": English} {
+		if got := Match(in); got != want {
+			t.Errorf("Match(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
