@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"tappos/emv/tlv"
+	"tappos/offline"
+)
+
+const queueTestPAN = "5413330089010345"
+
+// newTestQueue makes a queue file with n offline approvals, the key in
+// the environment.
+func newTestQueue(t *testing.T, n int) string {
+	t.Helper()
+	key := offline.Key{7}
+	t.Setenv(offline.KeyEnv, hex.EncodeToString(key[:]))
+	path := filepath.Join(t.TempDir(), "q.db")
+	q, err := offline.Open(path, offline.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	pan, _ := hex.DecodeString(queueTestPAN)
+	for i := range n {
+		amount := int64(1250 + i)
+		var emv []byte
+		emv = tlv.Append(emv, 0x5A, pan)
+		emv = tlv.Append(emv, 0x9F02, queueHex(fmt.Sprintf("%012d", amount)))
+		emv = tlv.Append(emv, 0x9F36, []byte{0, byte(i)})
+		if _, err := q.Enqueue(context.Background(), offline.Tap{TxnID: fmt.Sprintf("t-%d", i), Amount: amount,
+			Currency: "EUR", EMV: emv, CardApprovedOffline: true, ODAPassed: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+func queueHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func queueRun(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(args, &out, &errb)
+	if strings.Contains(out.String()+errb.String(), queueTestPAN) {
+		t.Errorf("%v printed a full PAN", args)
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestQueueStatusAndList(t *testing.T) {
+	path := newTestQueue(t, 2)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string // substrings of stdout
+	}{
+		{"status", []string{"queue", "status", "--queue", path}, 0, []string{"unsent: 2 (0 sending)", "EUR: 2 items, 25.01 EUR", "last sync: never"}},
+		{"list", []string{"queue", "list", "--queue", path}, 0, []string{"541333******0345", "t-0", "12.50 EUR", "queued"}},
+		{"list filtered", []string{"queue", "list", "--queue", path, "--state", "accepted"}, 0, []string{"SEQ"}},
+		{"bad state", []string{"queue", "list", "--queue", path, "--state", "lost"}, 2, nil},
+		{"missing file", []string{"queue", "status", "--queue", path + ".nope"}, 1, nil},
+		{"stray argument", []string{"queue", "status", "--queue", path, "extra"}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := queueRun(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.code, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	t.Run("status json", func(t *testing.T) {
+		code, out, _ := queueRun(t, "queue", "status", "--queue", path, "--json")
+		var st offline.Status
+		if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+			t.Fatalf("exit %d, %v: %s", code, err, out)
+		}
+		if st.Unsent != 2 || len(st.ByCurrency) != 1 || st.ByCurrency[0].Amount != 2501 {
+			t.Errorf("status %+v", st)
+		}
+	})
+}
+
+// queueStubLedger approves every offline booking once per idempotency key.
+func queueStubLedger(t *testing.T) (*httptest.Server, *int) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	posts := new(int)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		k := r.Header.Get("Idempotency-Key")
+		if !seen[k] {
+			seen[k] = true
+			*posts++
+		}
+		fmt.Fprintf(w, `{"outcome":"approved","authorization_id":"au-%s"}`, k)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, posts
+}
+
+func TestSync(t *testing.T) {
+	path := newTestQueue(t, 3)
+	srv, posts := queueStubLedger(t)
+	code, out, errs := queueRun(t, "sync", "--queue", path, "--ledger", srv.URL, "--key", "k", "--batch", "2")
+	if code != 0 || !strings.Contains(out, "sent 3, answered 3") || !strings.Contains(out, "3 accepted") {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	if *posts != 3 {
+		t.Errorf("%d postings, want 3", *posts)
+	}
+	code, out, _ = queueRun(t, "queue", "list", "--queue", path, "--state", "accepted")
+	if code != 0 || strings.Count(out, "accepted") != 3 {
+		t.Errorf("after sync:\n%s", out)
+	}
+
+	t.Run("ledger down", func(t *testing.T) {
+		path := newTestQueue(t, 1)
+		code, _, errs := queueRun(t, "sync", "--queue", path, "--ledger", "http://127.0.0.1:1", "--max-failures", "1", "--json")
+		if code != 1 || !strings.Contains(errs, "ledger unavailable") {
+			t.Errorf("exit %d: %s", code, errs)
+		}
+	})
+	t.Run("no ledger", func(t *testing.T) {
+		t.Setenv("TAPPOS_LEDGER", "")
+		if code, _, _ := queueRun(t, "sync", "--queue", path, "--ledger", ""); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	})
+}
