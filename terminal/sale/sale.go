@@ -1,0 +1,628 @@
+// Package sale runs a point-of-sale transaction from amount to receipt:
+// wait for a card, run the contactless kernel, authorize online with the
+// ledger (or decide offline through the offline rules), record the
+// outcome durably in the terminal's journal, and print the receipt.
+// Refunds and voids work by transaction lookup in the journal, and an
+// online request whose answer never came is reversed automatically by its
+// terminal transaction id.
+//
+// # Issuer authentication
+//
+// The ledger answers an approval with an authorization response code (8A)
+// and an ARPC. Only the card can verify an ARPC (it needs the issuer's
+// keys), and contactless kernels 2 and 3 end with the first GENERATE AC,
+// so there is no second GENERATE AC or EXTERNAL AUTHENTICATE to hand it
+// to. The terminal therefore checks what it can: that the ARC agrees with
+// the outcome (an "approved" with a declining ARC is treated as a decline
+// and reversed) and that an ARPC of a valid length came back. It keeps the
+// issuer authentication data (91: ARPC followed by the ARC) in the journal
+// as evidence, sets TVR byte 5 bit 7 "issuer authentication failed" when
+// the ARPC is missing or malformed, and does not set the TSI bit "issuer
+// authentication was performed", because the card never saw it.
+package sale
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"tappos/emv/kernel"
+	"tappos/emv/tags"
+	"tappos/offline"
+	"tappos/terminal"
+	"tappos/terminal/batch"
+	"tappos/terminal/host"
+	"tappos/terminal/receipt"
+)
+
+// Host is the ledger as the sale needs it; *host.Client implements it.
+type Host interface {
+	Authorize(ctx context.Context, r host.AuthRequest) (host.Result, error)
+	Reverse(ctx context.Context, txnID string) (host.Result, error)
+	Refund(ctx context.Context, key, authID string, amount int64) (host.Result, error)
+	Void(ctx context.Context, key, authID string) (host.Result, error)
+}
+
+// Router decides whether a tap goes online; *offline.Policy implements
+// it. Online returns an error wrapping offline.ErrGoOffline when the tap
+// should be decided offline.
+type Router interface {
+	Online(ctx context.Context, attempt func(ctx context.Context) error) error
+}
+
+// Queue stores offline approvals; *offline.Queue implements it. A refused
+// tap gives an *offline.DeclineError.
+type Queue interface {
+	Enqueue(ctx context.Context, t offline.Tap) (offline.Item, error)
+}
+
+// Errors of a sale that ended without a decision.
+var (
+	// ErrNoCard: no card was presented before the timeout.
+	ErrNoCard = errors.New("no card presented")
+	// ErrTryAgain: the tap failed (card removed, unreadable); present the
+	// card again.
+	ErrTryAgain = errors.New("present card again")
+	// ErrNotPossible: the card cannot pay contactless for this amount
+	// (no matching application, limit, mag-stripe only).
+	ErrNotPossible = errors.New("contactless payment not possible")
+	// ErrHostUnavailable: a refund or void could not reach the ledger; it
+	// stays pending and is resent by ResolvePending.
+	ErrHostUnavailable = errors.New("ledger unavailable; request kept pending")
+	// ErrNotRefundable: the transaction cannot be refunded or voided.
+	ErrNotRefundable = errors.New("transaction cannot be refunded or voided")
+)
+
+// Terminal is a point-of-sale terminal.
+type Terminal struct {
+	Kernel  *kernel.Kernel
+	Reader  terminal.Reader
+	Journal *batch.Journal
+	// Host is the ledger; nil means the terminal works offline only.
+	Host Host
+	// Router routes taps online or offline; nil sends every online
+	// request to Host, when there is one.
+	Router Router
+	// Queue takes offline approvals; nil means no offline approvals.
+	Queue    Queue
+	Currency receipt.Currency // the terminal's currency (5F2A)
+	Header   batch.Header     // merchant and terminal, for receipts and reports
+	Linker   *receipt.Linker  // nil prints no e-receipt link
+
+	Now   func() time.Time       // nil means time.Now
+	NewID func() (string, error) // terminal transaction ids; required
+	Event func(Event)            // nil drops events
+	// CardTimeout bounds the wait for a card; 0 means 30 s.
+	CardTimeout time.Duration
+	// ReversalTimeout bounds the automatic reversal attempt made right
+	// after an online timeout; 0 means 2 s. A reversal that fails stays
+	// pending for ResolvePending.
+	ReversalTimeout time.Duration
+}
+
+// A Result is the end of a sale, refund or void.
+type Result struct {
+	Record  batch.Record
+	Outcome *kernel.Outcome // nil for refunds and voids
+	Host    *host.Result    // the ledger's answer, if it answered
+	Receipt *receipt.Receipt
+	Elapsed time.Duration
+}
+
+// Approved reports whether the transaction was approved, online or offline.
+func (r *Result) Approved() bool {
+	return r.Record.Status == batch.Approved || r.Record.Status == batch.OfflineApproved
+}
+
+func (t *Terminal) now() time.Time {
+	if t.Now == nil {
+		return time.Now()
+	}
+	return t.Now()
+}
+
+func (t *Terminal) emit(e Event) {
+	if t.Event != nil {
+		t.Event(e)
+	}
+}
+
+// Sale takes payment of amount (minor units of the terminal's currency).
+// The transaction id is made before the card is asked for. A decline is a
+// result, not an error; the error says why a sale ended without decision
+// (ErrNoCard, ErrTryAgain, ErrNotPossible, a cancelled ctx) and then the
+// result, when not nil, carries the kernel's outcome.
+func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
+	if t.NewID == nil {
+		return nil, errors.New("sale: terminal has no transaction id source")
+	}
+	id, err := t.NewID()
+	if err != nil {
+		return nil, fmt.Errorf("sale: making transaction id: %w", err)
+	}
+	start := t.now()
+	t.emit(Event{Kind: PresentCard, TxnID: id, Message: kernel.MsgPresentCard, Amount: amount, Currency: t.Currency})
+
+	wait := t.CardTimeout
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	card, err := t.Reader.WaitCard(wctx)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("sale %s: %w", id, ctx.Err())
+	case err != nil && wctx.Err() != nil:
+		t.emit(Event{Kind: Failed, TxnID: id, Message: "No card presented"})
+		return nil, fmt.Errorf("sale %s: %w", id, ErrNoCard)
+	case err != nil:
+		return nil, fmt.Errorf("sale %s: waiting for a card: %w", id, err)
+	}
+	t.emit(Event{Kind: Processing, TxnID: id, Message: kernel.MsgProcessing})
+	out, kerr := t.Kernel.Run(ctx, card, kernel.Transaction{Amount: amount})
+	card.Close()
+	res := &Result{Outcome: out}
+
+	rec := batch.Record{
+		TxnID: id, Type: batch.Purchase, Amount: amount, Currency: t.Currency,
+		MaskedPAN: out.PAN, Label: out.Label, AID: fmt.Sprintf("%X", out.AID), CVM: out.CVM.String(),
+		ATC: fmt.Sprintf("%X", out.ATC), CryptogramType: out.CryptogramType.String(),
+	}
+	if out.Cryptogram == nil {
+		rec.CryptogramType = ""
+	}
+	tvr, tsi := tags.TVR(out.TVR), tags.TSI(out.TSI)
+
+	switch out.Status {
+	case kernel.TryAgain:
+		t.emit(Event{Kind: Failed, TxnID: id, Message: kernel.MsgPresentCardAgain})
+		return res, fmt.Errorf("sale %s: %w: %w", id, ErrTryAgain, kerr)
+	case kernel.Approved, kernel.OnlineRequest, kernel.Declined:
+		t.emit(Event{Kind: RemoveCard, TxnID: id, Message: kernel.MsgRemoveCard})
+	default:
+		t.emit(Event{Kind: Failed, TxnID: id, Message: kernel.MsgTryAnotherCard})
+		if kerr == nil {
+			kerr = errors.New(out.Reason)
+		}
+		return res, fmt.Errorf("sale %s: %w (%s): %w", id, ErrNotPossible, out.Status, kerr)
+	}
+
+	switch out.Status {
+	case kernel.Declined:
+		rec.Status, rec.Reason = batch.Declined, "declined by the card"
+		if out.Reason != "" {
+			rec.Reason = out.Reason
+		}
+	case kernel.Approved:
+		t.decideOffline(ctx, &rec, out)
+	case kernel.OnlineRequest:
+		// Written before the request goes out: after a crash, a pending
+		// record tells ResolvePending to reverse it.
+		rec.Status = batch.Pending
+		if _, err := t.Journal.Add(ctx, rec); err != nil {
+			return res, fmt.Errorf("sale %s: %w", id, err)
+		}
+		t.emit(Event{Kind: Authorising, TxnID: id, Message: kernel.MsgAuthorising})
+		res.Host = t.online(ctx, &rec, out, &tvr)
+	}
+	rec.TVR, rec.TSI = fmt.Sprintf("%X", tvr[:]), fmt.Sprintf("%X", tsi[:])
+
+	if out.Status == kernel.OnlineRequest {
+		_, err = t.Journal.Update(ctx, rec)
+	} else {
+		_, err = t.Journal.Add(ctx, rec)
+	}
+	if err != nil {
+		return res, fmt.Errorf("sale %s: %w", id, err)
+	}
+	stored, err := t.Journal.Get(ctx, id)
+	if err != nil {
+		return res, fmt.Errorf("sale %s: %w", id, err)
+	}
+	res.Record = stored
+	res.Receipt = t.ReceiptOf(stored)
+	res.Elapsed = t.now().Sub(start)
+	t.emitResult(res)
+	return res, nil
+}
+
+func (t *Terminal) emitResult(res *Result) {
+	r := res.Record
+	e := Event{TxnID: r.TxnID, Offline: r.Offline, Amount: r.Amount, Currency: r.Currency, Result: res}
+	switch {
+	case res.Approved():
+		e.Kind, e.Message = Approved, kernel.MsgApproved
+		if r.Offline {
+			e.Message = "Approved offline"
+		}
+		if r.CVM == kernel.CVMSignature.String() {
+			e.Message += ", please sign"
+		}
+	default:
+		e.Kind, e.Message = Declined, kernel.MsgDeclined
+	}
+	t.emit(e)
+}
+
+// decideOffline runs the offline rules on a card's offline approval.
+func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) {
+	rec.Offline = true
+	t.emit(Event{Kind: OfflineBadge, TxnID: rec.TxnID, Offline: true, Message: "Offline"})
+	if t.Queue == nil {
+		rec.Status, rec.Reason = batch.Declined, "offline approval not available on this terminal"
+		return
+	}
+	_, err := t.Queue.Enqueue(ctx, offline.Tap{
+		TxnID: rec.TxnID, Amount: rec.Amount, Currency: t.Currency.Alpha, EMV: out.OnlineData,
+		CardApprovedOffline: out.Status == kernel.Approved && out.CryptogramType == kernel.TC,
+		ODAPassed:           out.ODA.OK,
+	})
+	var de *offline.DeclineError
+	switch {
+	case err == nil:
+		rec.Status = batch.OfflineApproved
+		rec.ApprovalCode = "OFFLINE"
+	case errors.As(err, &de):
+		rec.Status, rec.Reason = batch.Declined, "offline limit "+string(de.Limit)
+	default:
+		// Not stored, so not approved: the goods must not leave.
+		rec.Status, rec.Reason = batch.Declined, "offline store failed"
+	}
+}
+
+// online authorizes an online request with the ledger.
+func (t *Terminal) online(ctx context.Context, rec *batch.Record, out *kernel.Outcome, tvr *tags.TVR) *host.Result {
+	if t.Host == nil {
+		rec.Status, rec.Reason = batch.Declined, "unable to go online"
+		t.decideOfflineAfterOnline(ctx, rec, out)
+		return nil
+	}
+	var ans host.Result
+	sent := false
+	attempt := func(actx context.Context) error {
+		sent = true
+		var err error
+		ans, err = t.Host.Authorize(actx, host.AuthRequest{TxnID: rec.TxnID, Amount: rec.Amount,
+			Currency: t.Currency.Alpha, EMV: out.OnlineData})
+		return err
+	}
+	var err error
+	if t.Router != nil {
+		err = t.Router.Online(ctx, attempt)
+	} else if err = attempt(ctx); errors.Is(err, offline.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", offline.ErrGoOffline, err)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, offline.ErrGoOffline):
+		if sent {
+			// The request may have been posted while the answer was lost.
+			t.reverse(ctx, rec, "no answer from the ledger")
+		}
+		t.decideOfflineAfterOnline(ctx, rec, out)
+		return nil
+	default:
+		// The ledger refused the request: nothing was posted.
+		rec.Status, rec.Reason = batch.Declined, "ledger refused the request"
+		return nil
+	}
+
+	rec.AuthorizationID, rec.ApprovalCode = ans.AuthorizationID, ans.ApprovalCode
+	switch ans.Outcome {
+	case host.OutcomeApproved:
+		if len(ans.ARC) > 0 && !bytes.Equal(ans.ARC, []byte("00")) {
+			// The ledger's two answers disagree: trust neither.
+			t.reverse(ctx, rec, "approval with a declining response code")
+			return &ans
+		}
+		rec.Status = batch.Approved
+		rec.IssuerAuth = issuerAuthData(ans.ARPC, ans.ARC)
+		if len(ans.ARPC) != 8 && len(ans.ARPC) != 4 {
+			tvr.Set(tags.TVRIssuerAuthenticationFailed)
+		}
+	case host.OutcomeDeclined:
+		rec.Status, rec.Reason = batch.Declined, ans.Reason
+		rec.IssuerAuth = issuerAuthData(ans.ARPC, ans.ARC)
+	default:
+		rec.Status, rec.Reason = batch.Declined, "ledger rejected: "+ans.Reason
+	}
+	return &ans
+}
+
+// issuerAuthData is tag 91 as the card would receive it: the ARPC
+// followed by the ARC (method 1).
+func issuerAuthData(arpc, arc []byte) string {
+	if len(arpc) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%X%X", arpc, arc)
+}
+
+// decideOfflineAfterOnline applies the offline rules to an online request
+// that could not be authorized: they approve only a card's own offline
+// approval, so an ARQC ends declined, with the limit named.
+func (t *Terminal) decideOfflineAfterOnline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) {
+	reversal, reason := rec.Reversal, rec.Reason
+	t.decideOffline(ctx, rec, out)
+	if rec.Status == batch.Declined {
+		rec.Reason = "unable to go online; " + rec.Reason
+	}
+	if reversal != batch.NoReversal {
+		// The reversal keeps its own record: the sale itself is declined
+		// and reversed on the ledger.
+		rec.Status, rec.Reversal, rec.Reason = batch.Reversed, reversal, reason+"; "+rec.Reason
+	}
+}
+
+// reverse sends the reversal of rec now; if the ledger does not answer it
+// stays pending for ResolvePending.
+func (t *Terminal) reverse(ctx context.Context, rec *batch.Record, why string) {
+	rec.Status, rec.Reversal, rec.Reason = batch.Reversed, batch.ReversalPending, why
+	if t.Host == nil {
+		return
+	}
+	d := t.ReversalTimeout
+	if d <= 0 {
+		d = 2 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if _, err := t.Host.Reverse(rctx, rec.TxnID); err == nil {
+		rec.Reversal = batch.ReversalDone
+	}
+}
+
+// ResolvePending finishes what a crash or an outage left open: online
+// sales still pending are reversed, pending reversals are sent again, and
+// pending refunds and voids are resent with their own ids (the ledger
+// answers a repeat from its first answer). It returns how many records it
+// resolved; the error is the first failure, the rest stay pending.
+func (t *Terminal) ResolvePending(ctx context.Context) (int, error) {
+	if t.Host == nil {
+		return 0, nil
+	}
+	var firstErr error
+	keep := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	done := 0
+	pending, err := t.Journal.Unresolved(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range pending {
+		switch r.Type {
+		case batch.Purchase:
+			r.Status, r.Reversal, r.Reason = batch.Reversed, batch.ReversalPending, "interrupted before the ledger answered"
+			if _, err := t.Journal.Update(ctx, r); err != nil {
+				return done, err
+			}
+		case batch.Refund, batch.Void:
+			orig, err := t.Journal.Get(ctx, r.OrigTxnID)
+			if err != nil {
+				keep(err)
+				continue
+			}
+			if _, err := t.sendRefundOrVoid(ctx, r, orig); err != nil {
+				keep(err)
+				continue
+			}
+			done++
+		}
+	}
+	revs, err := t.Journal.PendingReversals(ctx)
+	if err != nil {
+		return done, err
+	}
+	for _, r := range revs {
+		if _, err := t.Host.Reverse(ctx, r.TxnID); err != nil {
+			keep(err)
+			continue
+		}
+		r.Reversal = batch.ReversalDone
+		if _, err := t.Journal.Update(ctx, r); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, firstErr
+}
+
+// NoteSynced copies what the ledger answered for synced offline items
+// into the journal: the authorization id (needed for refunds, voids and
+// reconciliation) or the reason it was declined on sync.
+func (t *Terminal) NoteSynced(ctx context.Context, items []offline.Item) error {
+	for _, it := range items {
+		r, err := t.Journal.Get(ctx, it.TxnID)
+		if errors.Is(err, batch.ErrNotFound) {
+			continue // queued by another terminal program
+		}
+		if err != nil {
+			return err
+		}
+		switch it.State {
+		case offline.StateAccepted, offline.StateBookedOverdraft:
+			if r.AuthorizationID == it.AuthorizationID {
+				continue
+			}
+			r.AuthorizationID = it.AuthorizationID
+		case offline.StateDeclined:
+			// The goods are gone; the merchant sees it in the reconciliation.
+			if strings.HasPrefix(r.Reason, "declined on sync") {
+				continue
+			}
+			r.Reason = "declined on sync: " + it.Reason
+		default:
+			continue
+		}
+		if _, err := t.Journal.Update(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Refund refunds amount of an approved sale, found by its transaction id;
+// an amount of 0 refunds what is left of it.
+func (t *Terminal) Refund(ctx context.Context, origTxnID string, amount int64) (*Result, error) {
+	orig, err := t.refundable(ctx, origTxnID)
+	if err != nil {
+		return nil, err
+	}
+	related, err := t.Journal.Related(ctx, origTxnID)
+	if err != nil {
+		return nil, err
+	}
+	left := orig.Amount
+	for _, r := range related {
+		if r.Type == batch.Refund && (r.Status == batch.Approved || r.Status == batch.Pending) {
+			left -= r.Amount
+		}
+	}
+	if amount == 0 {
+		amount = left
+	}
+	if amount <= 0 || amount > left {
+		return nil, fmt.Errorf("refund of %s: %w: %s left to refund", origTxnID, ErrNotRefundable, orig.Currency.Format(left))
+	}
+	return t.refundOrVoid(ctx, batch.Refund, orig, amount)
+}
+
+// Void cancels an approved sale before settlement, found by its
+// transaction id.
+func (t *Terminal) Void(ctx context.Context, origTxnID string) (*Result, error) {
+	orig, err := t.refundable(ctx, origTxnID)
+	if err != nil {
+		return nil, err
+	}
+	related, err := t.Journal.Related(ctx, origTxnID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range related {
+		if r.Type == batch.Refund && r.Status != batch.Declined {
+			return nil, fmt.Errorf("void of %s: %w: it was refunded", origTxnID, ErrNotRefundable)
+		}
+	}
+	return t.refundOrVoid(ctx, batch.Void, orig, orig.Amount)
+}
+
+func (t *Terminal) refundable(ctx context.Context, txnID string) (batch.Record, error) {
+	orig, err := t.Journal.Get(ctx, txnID)
+	switch {
+	case err != nil:
+		return orig, err
+	case orig.Type != batch.Purchase || !(orig.Status == batch.Approved || orig.Status == batch.OfflineApproved):
+		return orig, fmt.Errorf("%s is a %s %s: %w", txnID, orig.Status, orig.Type, ErrNotRefundable)
+	case orig.AuthorizationID == "":
+		return orig, fmt.Errorf("%s has not reached the ledger yet (offline, not synced): %w", txnID, ErrNotRefundable)
+	case t.Host == nil:
+		return orig, fmt.Errorf("%s: %w: no ledger configured", txnID, ErrNotRefundable)
+	}
+	return orig, nil
+}
+
+func (t *Terminal) refundOrVoid(ctx context.Context, typ batch.Type, orig batch.Record, amount int64) (*Result, error) {
+	id, err := t.NewID()
+	if err != nil {
+		return nil, fmt.Errorf("%s: making transaction id: %w", typ, err)
+	}
+	start := t.now()
+	rec := batch.Record{TxnID: id, Type: typ, Status: batch.Pending, Amount: amount, Currency: orig.Currency,
+		OrigTxnID: orig.TxnID, AuthorizationID: orig.AuthorizationID, MaskedPAN: orig.MaskedPAN,
+		Label: orig.Label, AID: orig.AID}
+	if _, err := t.Journal.Add(ctx, rec); err != nil {
+		return nil, fmt.Errorf("%s of %s: %w", typ, orig.TxnID, err)
+	}
+	t.emit(Event{Kind: Authorising, TxnID: id, Message: kernel.MsgAuthorising})
+	res, err := t.sendRefundOrVoid(ctx, rec, orig)
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = t.now().Sub(start)
+	t.emitResult(res)
+	return res, nil
+}
+
+// sendRefundOrVoid sends a pending refund or void and records the answer.
+func (t *Terminal) sendRefundOrVoid(ctx context.Context, rec, orig batch.Record) (*Result, error) {
+	var ans host.Result
+	var err error
+	if rec.Type == batch.Void {
+		ans, err = t.Host.Void(ctx, rec.TxnID, orig.AuthorizationID)
+	} else {
+		ans, err = t.Host.Refund(ctx, rec.TxnID, orig.AuthorizationID, rec.Amount)
+	}
+	switch {
+	case errors.Is(err, offline.ErrUnavailable):
+		return nil, fmt.Errorf("%s %s: %w: %w", rec.Type, rec.TxnID, ErrHostUnavailable, err)
+	case err != nil:
+		rec.Status, rec.Reason = batch.Declined, "ledger refused the request"
+	case ans.Outcome == host.OutcomeOK || ans.Outcome == host.OutcomeApproved:
+		rec.Status, rec.ApprovalCode = batch.Approved, ans.ApprovalCode
+	default:
+		rec.Status, rec.Reason = batch.Declined, ans.Reason
+	}
+	if rec.Status == batch.Approved && rec.Type == batch.Void {
+		orig.Status = batch.Voided
+		if _, err := t.Journal.Update(ctx, orig); err != nil {
+			return nil, err
+		}
+	}
+	stored, uerr := t.Journal.Update(ctx, rec)
+	if uerr != nil {
+		return nil, uerr
+	}
+	res := &Result{Record: stored, Receipt: t.ReceiptOf(stored)}
+	if err == nil {
+		res.Host = &ans
+	}
+	return res, nil
+}
+
+// ReceiptOf makes the receipt of a journal record.
+func (t *Terminal) ReceiptOf(r batch.Record) *receipt.Receipt {
+	rc := &receipt.Receipt{
+		ID: r.TxnID, Merchant: t.Header.Merchant, MerchantID: t.Header.MerchantID, TerminalID: t.Header.TerminalID,
+		Time: r.Created, Type: map[batch.Type]string{batch.Purchase: "SALE", batch.Refund: "REFUND", batch.Void: "VOID"}[r.Type],
+		Amount: r.Amount, Currency: r.Currency, MaskedPAN: r.MaskedPAN, Label: r.Label, AID: r.AID,
+		CVM: r.CVM, TVR: r.TVR, TSI: r.TSI, ATC: r.ATC, OrigTxnID: r.OrigTxnID,
+	}
+	switch r.Status {
+	case batch.Approved:
+		rc.Result, rc.ApprovalCode = receipt.ApprovedOnline, r.ApprovalCode
+	case batch.OfflineApproved:
+		rc.Result = receipt.ApprovedOffline
+	case batch.Voided:
+		rc.Result, rc.ApprovalCode = receipt.Voided, r.ApprovalCode
+	case batch.Reversed:
+		rc.Result, rc.Reason = receipt.Reversed, r.Reason
+	default:
+		rc.Result, rc.Reason = receipt.Declined, r.Reason
+	}
+	if t.Linker != nil {
+		rc.Link = t.Linker.Link(r.TxnID)
+	}
+	return rc
+}
+
+// NewIDs returns a source of terminal transaction ids,
+// "<prefix>-<YYMMDDhhmmss>-<6 hex digits>" (UTC), from the clock and
+// random bytes: unique across restarts without a counter to keep, and
+// short enough for a receipt line.
+func NewIDs(prefix string, now func() time.Time, rand io.Reader) func() (string, error) {
+	return func() (string, error) {
+		var b [3]byte
+		if _, err := io.ReadFull(rand, b[:]); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s-%s-%X", prefix, now().UTC().Format("060102150405"), b), nil
+	}
+}
