@@ -52,7 +52,7 @@ func (f *fakeLedger) authorize(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	var body authorizeBody
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || key == "" || body.Kind != "offline" || body.TxnID != key {
-		http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+		http.Error(w, `{"error":{"code":"bad_request"}}`, http.StatusBadRequest)
 		return
 	}
 	f.mu.Lock()
@@ -60,7 +60,7 @@ func (f *fakeLedger) authorize(w http.ResponseWriter, r *http.Request) {
 	if f.fail > 0 {
 		f.fail--
 		f.mu.Unlock()
-		http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+		http.Error(w, `{"error":{"code":"unavailable"}}`, http.StatusServiceUnavailable)
 		return
 	}
 	if a, ok := f.answers[key]; ok {
@@ -70,7 +70,7 @@ func (f *fakeLedger) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.inflight[key] {
 		f.mu.Unlock()
-		http.Error(w, `{"error":"in flight"}`, http.StatusConflict)
+		http.Error(w, `{"error":{"code":"idempotency_key_in_flight"}}`, http.StatusConflict)
 		return
 	}
 	f.inflight[key] = true

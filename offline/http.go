@@ -12,9 +12,11 @@ import (
 	"sync"
 )
 
-// HTTPForwarder books offline approvals through the ledger's HTTP API: one
-// POST /v1/authorizations of kind "offline" per item, with the terminal
-// transaction id as Idempotency-Key, several in flight at once.
+// HTTPForwarder books offline approvals through the ledger's HTTP API (see
+// ledger/openapi.yaml): one POST /v1/authorizations of kind "offline" per
+// item, with the terminal transaction id as Idempotency-Key, several in
+// flight at once. The ledger has no batch endpoint; the requests of a
+// batch share its group commits instead.
 type HTTPForwarder struct {
 	BaseURL    string // e.g. http://127.0.0.1:8080
 	APIKey     string // the terminal's API key
@@ -129,20 +131,42 @@ func (f *HTTPForwarder) forwardOne(ctx context.Context, o Outgoing) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("item %s: reading answer: %w: %w", o.TxnID, ErrUnavailable, err)
 	}
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil && resp.StatusCode < 500 {
+		return Result{}, fmt.Errorf("item %s: decoding HTTP %d answer: %w", o.TxnID, resp.StatusCode, err)
+	}
 	switch {
-	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated:
+	case a.Outcome != "":
+		// 200 for approvals and declines; 409 with outcome "rejected"
+		// for a transaction id the ledger already holds under another
+		// idempotency key.
+		return resultOf(o.TxnID, a.ledgerResult)
 	case resp.StatusCode == http.StatusConflict, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
-		return Result{}, fmt.Errorf("item %s: %w: HTTP %d", o.TxnID, ErrUnavailable, resp.StatusCode)
+		// In flight elsewhere, rate limited, or down: try again later.
+		return Result{}, fmt.Errorf("item %s: %w: HTTP %d %s", o.TxnID, ErrUnavailable, resp.StatusCode, a.code())
 	default:
-		// 4xx: the ledger refuses the request itself (a key, a malformed
+		// The ledger refuses the request itself (a key, a malformed
 		// item). It stays sending, visible in the status, until fixed.
-		return Result{}, fmt.Errorf("item %s: ledger refused the request: HTTP %d %s", o.TxnID, resp.StatusCode, errorText(raw))
+		return Result{}, fmt.Errorf("item %s: ledger refused the request: HTTP %d %s", o.TxnID, resp.StatusCode, a.code())
 	}
-	var lr ledgerResult
-	if err := json.Unmarshal(raw, &lr); err != nil {
-		return Result{}, fmt.Errorf("item %s: decoding answer: %w", o.TxnID, err)
+}
+
+// answer is a ledger response: a result, or an error.
+type answer struct {
+	ledgerResult
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// code returns the error code and message of an error answer; they never
+// echo card data.
+func (a answer) code() string {
+	if a.Error == nil {
+		return ""
 	}
-	return resultOf(o.TxnID, lr)
+	return truncate(a.Error.Code+": "+a.Error.Message, 200)
 }
 
 // resultOf turns the ledger's answer into the item's final state.
@@ -154,25 +178,14 @@ func resultOf(txnID string, lr ledgerResult) (Result, error) {
 	case lr.Outcome == "approved":
 		r.State = StateAccepted
 	case lr.Outcome == "declined", lr.Outcome == "rejected":
-		// "rejected" comes back for a transaction id the ledger already
-		// has under another key; the manager must look at it.
+		// A rejection (duplicate_transaction) means the ledger holds the
+		// transaction id under another idempotency key, for instance
+		// after the keys expired; the manager must look at it.
 		r.State = StateDeclined
 	default:
 		return Result{}, fmt.Errorf("item %s: unknown outcome %q", txnID, lr.Outcome)
 	}
 	return r, nil
-}
-
-// errorText extracts a short error message from an answer, which never
-// echoes card data.
-func errorText(raw []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		return truncate(e.Error, 200)
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {

@@ -138,21 +138,21 @@ func (p *faultProxy) handle(client *net.TCPConn) {
 	<-done
 }
 
-// TestSyncNetworkFaults drains the queue through the fault proxy, one
+// TestSyncNetworkFaults drains the queue into the real ledger (its HTTP
+// API on SQLite) through the fault proxy, one
 // connection per request so that each request meets its own fault: every
 // item must end accepted, and each booked exactly once.
 func TestSyncNetworkFaults(t *testing.T) {
 	q, _ := openTest(t, newClock(), &Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	r := newRealLedger(t, 8, 1_000_000)
 	ids := txnIDs("n", 150)
 	for i, id := range ids {
-		mustEnqueue(t, q, tap(id, testPANs[i%len(testPANs)], int64(1+i)))
+		mustEnqueue(t, q, r.tap(t, r.env.Cards[i%len(r.env.Cards)], id, int64(1+i)))
 	}
-	f := newFakeLedger(t)
-	f.delay = 2 * time.Millisecond
-	p := newFaultProxy(t, f.srv.Listener.Addr().String(), 7)
-	fw := &HTTPForwarder{BaseURL: "http://" + p.addr(), APIKey: "k", Concurrency: 6,
+	p := newFaultProxy(t, r.srv.Listener.Addr().String(), 7)
+	fw := &HTTPForwarder{BaseURL: "http://" + p.addr(), APIKey: r.key, Concurrency: 6,
 		Client: &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
 	s := &Syncer{Queue: q, Forwarder: fw, BatchSize: 20, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		Rand: &countingRand{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -161,16 +161,16 @@ func TestSyncNetworkFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drain: %v (%+v)", err, rep)
 	}
-	f.checkPostings(t, ids)
 	items, _ := q.List(ctx, ListOptions{Limit: 1000})
 	for _, it := range items {
 		if it.State != StateAccepted {
-			t.Errorf("%s ended %s", it.TxnID, it.State)
+			t.Errorf("%s ended %s %s", it.TxnID, it.State, it.Reason)
 		}
 	}
+	r.checkBooked(t, q)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t.Logf("faults %v; %d batch failures, %d sends for %d items, %d requests at the ledger", p.counts, rep.Failures, rep.Sent, len(ids), f.requests)
+	t.Logf("faults %v; %d batch failures, %d sends for %d items", p.counts, rep.Failures, rep.Sent, len(ids))
 	for _, fault := range []string{"cut request", "reset", "lose answer", "reset after request", "delay"} {
 		if p.counts[fault] == 0 {
 			t.Errorf("fault %q never happened", fault)
