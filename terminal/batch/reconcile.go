@@ -126,7 +126,7 @@ func (r *Reconciliation) WriteText(w io.Writer) error {
 	list := func(name string, items []Item) {
 		fmt.Fprintf(&b, "\n%s: %d\n", name, len(items))
 		for _, it := range items {
-			fmt.Fprintf(&b, "  %-28s %-8s %14s\n", it.Key, it.Type, it.Currency.Format(it.Amount))
+			fmt.Fprintf(&b, "  %-36s %-8s %14s\n", it.Key, it.Type, it.Currency.Format(it.Amount))
 		}
 	}
 	list("matched", r.Matched)
@@ -138,7 +138,7 @@ func (r *Reconciliation) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\namount (or state) mismatches: %d\n", len(r.Mismatched))
 	for _, m := range r.Mismatched {
-		fmt.Fprintf(&b, "  %-28s terminal %-8s %14s  ledger %-8s %14s\n", m.Terminal.Key,
+		fmt.Fprintf(&b, "  %-36s terminal %-8s %14s  ledger %-8s %14s\n", m.Terminal.Key,
 			m.Terminal.Type, m.Terminal.Currency.Format(m.Terminal.Amount), m.Host.Type, m.Host.Currency.Format(m.Host.Amount))
 	}
 	if r.Balanced() {

@@ -249,10 +249,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "\ndeclined %d  offline approved %d  unresolved %d\n\n", declined, offline, pending)
-	b.WriteString("TIME     TXN                  TYPE     STATUS            CARD                       AMOUNT CODE\n")
+	b.WriteString("TIME     TXN                          TYPE     STATUS           CARD                      AMOUNT CODE\n")
 	for _, rec := range r.Records {
-		fmt.Fprintf(&b, "%s %-20s %-8s %-17s %-16s %15s %s\n", rec.Created.Format("15:04:05"), rec.TxnID, rec.Type,
+		line := fmt.Sprintf("%s %-28s %-8s %-16s %-16s %14s %s", rec.Created.Format("15:04:05"), rec.TxnID, rec.Type,
 			rec.Status, rec.MaskedPAN, rec.Currency.Format(rec.Amount), rec.ApprovalCode)
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
