@@ -605,7 +605,8 @@ func (t *Terminal) ReceiptOf(r batch.Record) *receipt.Receipt {
 	case batch.Reversed:
 		rc.Result, rc.Reason = receipt.Reversed, r.Reason
 	default:
-		rc.Result, rc.Reason = receipt.Declined, r.Reason
+		// Ledger reason codes read as words: insufficient_funds → insufficient funds.
+		rc.Result, rc.Reason = receipt.Declined, strings.ReplaceAll(r.Reason, "_", " ")
 	}
 	if t.Linker != nil {
 		rc.Link = t.Linker.Link(r.TxnID)

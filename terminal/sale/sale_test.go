@@ -90,6 +90,7 @@ type rig struct {
 	queue  *offline.Queue
 	client *host.Client
 	fake   *hosttest.Ledger
+	dir    string
 	events []Event
 	cards  map[string]*cardsim.Card
 }
@@ -150,7 +151,7 @@ func newLedger(t *testing.T, clk func() time.Time) (*httptest.Server, string) {
 	return srv, key
 }
 
-func newRig(t *testing.T, h Host) *rig {
+func newRig(t testing.TB, h Host) *rig {
 	t.Helper()
 	clk := &clock{t: epoch}
 	cfg, err := kernel.ReadConfig(strings.NewReader(cnShop))
@@ -175,7 +176,7 @@ func newRig(t *testing.T, h Host) *rig {
 	}
 	t.Cleanup(func() { q.Close() })
 
-	r := &rig{reader: memreader.New("test reader"), queue: q, cards: map[string]*cardsim.Card{}}
+	r := &rig{reader: memreader.New("test reader"), queue: q, cards: map[string]*cardsim.Card{}, dir: dir}
 	if h == nil {
 		r.fake = hosttest.New()
 		r.fake.DeclineAbove = 50000
@@ -214,7 +215,7 @@ func newRig(t *testing.T, h Host) *rig {
 	return r
 }
 
-func (r *rig) tap(t *testing.T, card string, amount int64) (*Result, error) {
+func (r *rig) tap(t testing.TB, card string, amount int64) (*Result, error) {
 	t.Helper()
 	r.reader.Present(r.cards[card])
 	defer r.reader.Remove()
@@ -380,6 +381,28 @@ func TestDay(t *testing.T) {
 	if _, err := r.t.Refund(ctx, off.Record.TxnID, 0); err != nil {
 		t.Fatalf("refund of the synced offline sale: %v", err)
 	}
+
+	// The journal holds masked PANs only, in the database and its WAL.
+	for _, f := range []string{"journal.db", "journal.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(r.dir, f))
+		if err != nil {
+			continue
+		}
+		for _, name := range profile {
+			p, _ := cardsim.LoadProfile(name)
+			if bytes.Contains(b, []byte(p.PAN)) || bytes.Contains(b, bcdPAN(p.PAN)) {
+				t.Errorf("%s holds the full PAN of %s", f, name)
+			}
+		}
+	}
+}
+
+func bcdPAN(pan string) []byte {
+	if len(pan)%2 == 1 {
+		pan += "F"
+	}
+	b, _ := hex.DecodeString(pan)
+	return b
 }
 
 // slowHost never answers authorizations in time, and counts reversals.
