@@ -207,3 +207,27 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheck feeds arbitrary links to Check: no panics, and whatever it
+// accepts is the link of the id it returns.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{
+		linker.Link("T20261126-000001"),
+		linker.Link("id with spaces/and?query"),
+		"https://r.tappos.example/r/x?m=zz",
+		"https://r.tappos.example/r/%zz?m=00",
+		"://bad",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, link string) {
+		id, err := linker.Check(link)
+		if err != nil {
+			return
+		}
+		if again, err := linker.Check(linker.Link(id)); err != nil || again != id {
+			t.Fatalf("Check(%q) = %q, but its own link gives %q, %v", link, id, again, err)
+		}
+	})
+}
