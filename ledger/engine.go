@@ -28,10 +28,9 @@ type op struct {
 	kind opKind
 	idem *Idempotency
 
-	auth    Authorization     // opAuthorize: the request's fields
-	token   string            // opAuthorize: the card token
-	decline string            // opAuthorize: reason found before the batch
-	arpcs   map[string]string // opAuthorize: ARC (ASCII) -> ARPC hex
+	auth    Authorization // opAuthorize: the request's fields
+	token   string        // opAuthorize: the card token
+	decline string        // opAuthorize: reason found before the batch
 
 	authID   string // capture, void, refund, expire
 	txn      TxnRef // reverse
@@ -330,7 +329,7 @@ func (b *batch) authorize(o *op) Result {
 		if reason == ReasonInsufficientFunds {
 			arc = arcInsufficient
 		}
-		res.ARC, res.ARPC = hex.EncodeToString([]byte(arc)), o.arpcs[arc]
+		res.ARC = hex.EncodeToString([]byte(arc))
 		b.newAuth(&a)
 		return res
 	}
@@ -360,7 +359,7 @@ func (b *batch) authorize(o *op) Result {
 	}
 	a.ApprovalCode = b.l.approvalCode()
 	res.Outcome, res.Status, res.ApprovalCode = OutcomeApproved, a.Status, a.ApprovalCode
-	res.ARC, res.ARPC = hex.EncodeToString([]byte(arcApproved)), o.arpcs[arcApproved]
+	res.ARC = hex.EncodeToString([]byte(arcApproved))
 	b.newAuth(&a)
 	return res
 }

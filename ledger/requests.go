@@ -95,17 +95,22 @@ func (l *Ledger) Authorize(ctx context.Context, idem *Idempotency, r AuthorizeRe
 		return l.submit(ctx, o)
 	}
 	o.token = l.tok.Token(CredentialCard, d.pan)
-	if r.Kind != AuthOffline {
-		o.arpcs = make(map[string]string, 3)
-		for _, arc := range []string{arcApproved, arcInsufficient, arcDeclined} {
-			p, err := arpc([2]byte{arc[0], arc[1]})
-			if err != nil {
-				return Result{}, fmt.Errorf("making ARPC: %w", err)
-			}
-			o.arpcs[arc] = hex.EncodeToString(p)
-		}
+	res, err := l.submit(ctx, o)
+	if err != nil || res.ARC == "" || r.Kind == AuthOffline {
+		return res, err
 	}
-	return l.submit(ctx, o)
+	// The ARPC is not stored with the result: it is made again for a
+	// replay, from the same request, to the same value.
+	arc, err := hex.DecodeString(res.ARC)
+	if err != nil || len(arc) != 2 {
+		return Result{}, fmt.Errorf("stored ARC %q is not 2 bytes of hex", res.ARC)
+	}
+	p, err := arpc([2]byte{arc[0], arc[1]})
+	if err != nil {
+		return Result{}, fmt.Errorf("making ARPC: %w", err)
+	}
+	res.ARPC = hex.EncodeToString(p)
+	return res, nil
 }
 
 // Capture takes up to the held amount of a pre-authorization (all of it

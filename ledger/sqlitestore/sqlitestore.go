@@ -20,8 +20,9 @@ import (
 
 // Store is a [ledger.Store] in an SQLite file.
 type Store struct {
-	w *sql.DB // one connection, BEGIN IMMEDIATE
-	r *sql.DB
+	w     *sql.DB // one connection, BEGIN IMMEDIATE
+	r     *sql.DB
+	stmts map[string]*sql.Stmt // prepared once on the writer's connection
 }
 
 // Open opens or creates the database at path and brings its schema up to
@@ -32,6 +33,7 @@ func Open(path string) (*Store, error) {
 	q.Set("_synchronous", "FULL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
+	q.Set("_cache_size", "-65536") // KiB: keep the hot index pages in memory
 	dsn := "file:" + path + "?" + q.Encode()
 	w, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
 	if err != nil {
@@ -45,12 +47,37 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, stmts: make(map[string]*sql.Stmt)}
 	if err := s.migrate(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
+	if err := s.prepare(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// prepare prepares the writer's hot statements once, on its only
+// connection; transactions then reuse them without preparing again.
+func (s *Store) prepare() error {
+	for _, q := range hotQueries {
+		st, err := s.w.Prepare(q)
+		if err != nil {
+			return fmt.Errorf("preparing %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// stmt returns a statement for a query in the transaction.
+func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := t.s.stmts[query]; st != nil {
+		return t.tx.StmtContext(ctx, st), nil
+	}
+	return t.tx.PrepareContext(ctx, query)
 }
 
 func (s *Store) migrate() error {
@@ -87,6 +114,9 @@ func (s *Store) migrate() error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -99,7 +129,7 @@ func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(&sqliteTx{tx: tx}); err != nil {
+	if err := fn(&sqliteTx{tx: tx, s: s}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -132,19 +162,40 @@ func fromMicros(n int64) time.Time {
 	return time.UnixMicro(n).UTC()
 }
 
+// The writer's queries, prepared once (see prepare).
+const (
+	qIdem              = `SELECT hash, result, created_at FROM idempotency WHERE scope = ? AND key = ?`
+	qCred              = `SELECT ` + credCols + ` FROM credentials WHERE token = ?`
+	qAcct              = `SELECT ` + acctCols + ` FROM accounts WHERE id = ?`
+	qAuthByID          = `SELECT ` + authCols + ` FROM authorizations WHERE id = ?`
+	qAuthByTxn         = `SELECT ` + authCols + ` FROM authorizations WHERE terminal_id = ? AND txn_id = ?`
+	qAuthByATC         = `SELECT ` + authCols + ` FROM authorizations WHERE atc_key = ?`
+	qNewAccounts       = `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qAccounts          = `UPDATE accounts SET balance = ?, held = ? WHERE id = ?`
+	qCredentials       = `UPDATE credentials SET last_atc = ? WHERE id = ?`
+	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
+	qJournals          = `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qOverdrafts        = `INSERT INTO overdrafts (id, auth_id, wallet_id, amount, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qIdempotencyKeys   = `INSERT INTO idempotency (scope, key, hash, result, created_at) VALUES (?, ?, ?, ?, ?)`
+	qEntries           = `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`
+)
+
+var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qIdempotencyKeys, qEntries}
+
 type sqliteTx struct {
 	tx *sql.Tx
+	s  *Store
 }
 
 func (t *sqliteTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]ledger.IdemRecord, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, `SELECT hash, result, created_at FROM idempotency WHERE scope = ? AND key = ?`)
+	st, err := t.stmt(ctx, qIdem)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	var out []ledger.IdemRecord
 	for _, k := range keys {
 		var hash, res string
@@ -179,11 +230,10 @@ func (t *sqliteTx) Credentials(ctx context.Context, tokens []string) ([]ledger.C
 	if len(tokens) == 0 {
 		return nil, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, `SELECT `+credCols+` FROM credentials WHERE token = ?`)
+	st, err := t.stmt(ctx, qCred)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	var out []ledger.Credential
 	for _, tok := range tokens {
 		c, err := scanCred(st.QueryRowContext(ctx, tok))
@@ -216,7 +266,11 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 	seen := make(map[string]bool)
 	var out []ledger.Authorization
 	lookup := func(query string, args ...any) error {
-		a, err := scanAuth(t.tx.QueryRowContext(ctx, `SELECT `+authCols+` FROM authorizations WHERE `+query, args...))
+		st, err := t.stmt(ctx, query)
+		if err != nil {
+			return err
+		}
+		a, err := scanAuth(st.QueryRowContext(ctx, args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -230,17 +284,17 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 		return nil
 	}
 	for _, id := range q.IDs {
-		if err := lookup(`id = ?`, id); err != nil {
+		if err := lookup(qAuthByID, id); err != nil {
 			return nil, err
 		}
 	}
 	for _, r := range q.Txns {
-		if err := lookup(`terminal_id = ? AND txn_id = ?`, r.TerminalID, r.TxnID); err != nil {
+		if err := lookup(qAuthByTxn, r.TerminalID, r.TxnID); err != nil {
 			return nil, err
 		}
 	}
 	for _, k := range q.ATCKeys {
-		if err := lookup(`atc_key = ?`, k); err != nil {
+		if err := lookup(qAuthByATC, k); err != nil {
 			return nil, err
 		}
 	}
@@ -265,11 +319,10 @@ func (t *sqliteTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`)
+	st, err := t.stmt(ctx, qAcct)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	var out []ledger.Account
 	for _, id := range ids {
 		a, err := scanAcct(st.QueryRowContext(ctx, id))
@@ -289,11 +342,10 @@ func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(
 	if n == 0 {
 		return nil
 	}
-	st, err := t.tx.PrepareContext(ctx, query)
+	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	for i := range n {
 		if _, err := st.ExecContext(ctx, args(i)...); err != nil {
 			return mapErr(err)
@@ -316,7 +368,7 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 		n     int
 		args  func(i int) []any
 	}{
-		{"new accounts", `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(c.NewAccounts), func(i int) []any {
+		{"new accounts", qNewAccounts, len(c.NewAccounts), func(i int) []any {
 			a := c.NewAccounts[i]
 			var floor any
 			if a.Floor != nil {
@@ -324,32 +376,32 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 			}
 			return []any{a.ID, a.Kind, a.Currency, a.Owner, a.Balance, a.Held, floor, a.TxLimit, micros(a.CreatedAt)}
 		}},
-		{"accounts", `UPDATE accounts SET balance = ?, held = ? WHERE id = ?`, len(c.Accounts), func(i int) []any {
+		{"accounts", qAccounts, len(c.Accounts), func(i int) []any {
 			a := c.Accounts[i]
 			return []any{a.Balance, a.Held, a.ID}
 		}},
-		{"credentials", `UPDATE credentials SET last_atc = ? WHERE id = ?`, len(c.Credentials), func(i int) []any {
+		{"credentials", qCredentials, len(c.Credentials), func(i int) []any {
 			return []any{c.Credentials[i].LastATC, c.Credentials[i].ID}
 		}},
-		{"new authorizations", `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(c.NewAuths), func(i int) []any {
+		{"new authorizations", qNewAuthorizations, len(c.NewAuths), func(i int) []any {
 			a := c.NewAuths[i]
 			return []any{a.ID, a.Kind, a.Channel, a.MerchantID, a.TerminalID, a.TxnID, a.WalletID, a.CredentialID,
 				a.MaskedPAN, a.ATC, a.Amount, a.Currency, a.Status, a.Reason, a.ApprovalCode, a.Held, a.Captured,
 				a.Refunded, micros(a.ExpiresAt), a.BatchID, micros(a.CreatedAt), micros(a.UpdatedAt), nullable(a.ATCKey())}
 		}},
-		{"authorizations", `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`, len(c.Auths), func(i int) []any {
+		{"authorizations", qAuthorizations, len(c.Auths), func(i int) []any {
 			a := c.Auths[i]
 			return []any{a.Status, a.Reason, a.Held, a.Captured, a.Refunded, a.BatchID, micros(a.UpdatedAt), nullable(a.ATCKey()), a.ID}
 		}},
-		{"journals", `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, len(c.Journals), func(i int) []any {
+		{"journals", qJournals, len(c.Journals), func(i int) []any {
 			j := c.Journals[i]
 			return []any{j.ID, j.Kind, j.AuthID, j.MerchantID, j.Channel, j.Memo, micros(j.CreatedAt)}
 		}},
-		{"overdrafts", `INSERT INTO overdrafts (id, auth_id, wallet_id, amount, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, len(c.Overdrafts), func(i int) []any {
+		{"overdrafts", qOverdrafts, len(c.Overdrafts), func(i int) []any {
 			o := c.Overdrafts[i]
 			return []any{o.ID, o.AuthID, o.WalletID, o.Amount, o.Currency, o.Status, micros(o.CreatedAt)}
 		}},
-		{"idempotency keys", `INSERT INTO idempotency (scope, key, hash, result, created_at) VALUES (?, ?, ?, ?, ?)`, len(c.Idempotency), func(i int) []any {
+		{"idempotency keys", qIdempotencyKeys, len(c.Idempotency), func(i int) []any {
 			r := c.Idempotency[i]
 			res, _ := json.Marshal(r.Result) // a Result always encodes
 			return []any{r.Scope, r.Key, r.Hash, string(res), micros(r.CreatedAt)}
@@ -371,7 +423,7 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 			entries = append(entries, entry{j.ID, i, e})
 		}
 	}
-	err := t.execMany(ctx, `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`, len(entries), func(i int) []any {
+	err := t.execMany(ctx, qEntries, len(entries), func(i int) []any {
 		e := entries[i]
 		return []any{e.j, e.leg, e.e.AccountID, e.e.Amount, e.e.Currency}
 	})
