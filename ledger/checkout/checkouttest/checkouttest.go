@@ -244,4 +244,3 @@ func (e *Env) Verify(t testing.TB) {
 		t.Errorf("invariant %s broken by %s: %s", v.Check, v.Object, v.Detail)
 	}
 }
-
