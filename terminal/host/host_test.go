@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,11 +65,6 @@ func realLedger(t *testing.T, card *ledgertest.Card) *Client {
 }
 
 func TestRealLedger(t *testing.T) {
-	if os.Getenv("TAPPOS_SALE_REAL_LEDGER") == "" {
-		// The ledger's SQLite store in the working tree deadlocks on its
-		// first write; run it by hand meanwhile.
-		t.Skip("set TAPPOS_SALE_REAL_LEDGER=1 to run against the in-process ledger")
-	}
 	ctx := context.Background()
 	card := ledgertest.Cards(1, "mc-cvn16", ledgertest.IMK)[0]
 	c := realLedger(t, card)
