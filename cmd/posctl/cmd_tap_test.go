@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tappos/internal/pcsctest"
 	"tappos/offline"
 	"tappos/terminal"
 	"tappos/terminal/cardsim"
@@ -50,6 +51,9 @@ func (r *countReader) Read(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// oldOpenReader is the real reader opener, for the PC/SC test.
+var oldOpenReader = openReader
 
 // shop runs posctl's terminal commands against an in-memory reader and
 // a fake ledger.
@@ -254,5 +258,30 @@ func TestTapUsage(t *testing.T) {
 				t.Fatalf("exit %d, want %d", code, tt.code)
 			}
 		})
+	}
+}
+
+// TestTapPCSC taps through pcscd and the vpcd driver: a virtual reader is
+// refused unless allowed, and the tap reaches the ledger when it is.
+func TestTapPCSC(t *testing.T) {
+	slot := pcsctest.Start(t)
+	s := newShop(t)
+	openReader = oldOpenReader
+	t.Setenv(modeEnv, "")
+	remove := slot.Present(t, s.card("visa-credit"))
+	defer remove()
+
+	var out, errb bytes.Buffer
+	args := []string{"tap", "--amount", "12.50", "--reader", slot.Reader, "--wait", "5s", "--config", filepath.Join("testdata", "tap", "cn-shop.json"),
+		"--journal", filepath.Join(s.dir, "journal.db"), "--queue", filepath.Join(s.dir, "offline.db")}
+	if code := dispatch(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), "virtual") {
+		t.Fatalf("virtual reader without --allow-virtual: exit %d: %s", code, errb.String())
+	}
+	rep, code := s.tap("visa-credit", "12.50", "--reader", slot.Reader, "--allow-virtual", "--wait", "5s")
+	if code != 0 || rep.Result != "APPROVED" || rep.Outcome != "ONLINE_REQUEST" || rep.APDUs == 0 {
+		t.Fatalf("tap through pcscd: exit %d %+v", code, rep)
+	}
+	if _, ok := s.ledger.Auth(rep.TxnID); !ok {
+		t.Fatalf("the ledger has no authorization for %s", rep.TxnID)
 	}
 }
