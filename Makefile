@@ -32,4 +32,8 @@ demo: deps
 	@echo "make demo: the scripted shop day is not built yet (issue 7); nothing to do." 
 
 run: deps
-	@echo "make run: the kiosk app is not built yet (issue 8); nothing to do."
+	$(GO) run ./cmd/tappos --demo $(ARGS)
+
+# PNGs of the kiosk's main screens in docs/screens, from the real window under Xvfb.
+screenshots: deps
+	xvfb-run -a -s "-screen 0 1280x800x24" $(GO) run ./cmd/tappos --demo --lang en --screenshots docs/screens

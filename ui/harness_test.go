@@ -197,9 +197,17 @@ func (h *harness) golden(name string) {
 	}
 }
 
-// checkTouchTargets fails for any control smaller than a fingertip.
+// maxContentWidth keeps a screen within a 1024-pixel window next to the
+// demo's 320-pixel panel, in either language.
+const maxContentWidth = 700
+
+// checkTouchTargets fails for any control smaller than a fingertip, and
+// for a screen too wide for the window.
 func (h *harness) checkTouchTargets() {
 	h.t.Helper()
+	if w := h.w.Canvas().Content().MinSize().Width; w > maxContentWidth {
+		h.t.Errorf("screen %s needs %.0f px, more than %d", h.k.Screen(), w, maxContentWidth)
+	}
 	for _, o := range h.objects() {
 		switch o.(type) {
 		case *widget.Button, *widget.Check, *widget.Select, *entry:

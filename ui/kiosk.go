@@ -136,6 +136,15 @@ func (k *Kiosk) Page() Page { return k.page }
 // Amount returns the amount on the keypad in minor units.
 func (k *Kiosk) Amount() int64 { return digitsValue(k.digits) }
 
+// Result returns the outcome on screen.
+func (k *Kiosk) Result() Result { return k.result }
+
+// Busy reports whether a reader, printer or network call is running.
+func (k *Kiosk) Busy() bool { return k.busy }
+
+// StatusInfo returns the status the bar shows.
+func (k *Kiosk) StatusInfo() StatusInfo { return k.status }
+
 // Lang returns the kiosk's language.
 func (k *Kiosk) Lang() i18n.Lang { return k.tr.Lang() }
 

@@ -251,6 +251,7 @@ func TestStatusBar(t *testing.T) {
 			t.Error("no offline banner while offline")
 		}
 		h.golden("offline_banner" + sfx)
+		h.checkTouchTargets()
 	})
 }
 
@@ -264,6 +265,7 @@ func TestManagerPIN(t *testing.T) {
 		h.key(fyne.KeyReturn)
 		h.mustText(h.k.tr.T("pin.wrong"))
 		h.golden("pin_wrong" + sfx)
+		h.checkTouchTargets()
 		for _, d := range "1234" {
 			h.tap(string(d))
 		}
@@ -296,6 +298,7 @@ func TestManagerPages(t *testing.T) {
 		h.key(fyne.KeyF1)
 		h.until("X report", func() bool { return h.hasText("X REPORT") })
 		h.golden("x_report" + sfx)
+		h.checkTouchTargets()
 
 		h.key(fyne.KeyF3)
 		h.until("queue", func() bool { return h.hasText("T0009") })
@@ -303,6 +306,7 @@ func TestManagerPages(t *testing.T) {
 		h.mustText(h.k.tr.T("queue.summary", "Count", 2, "Amount", "€20.50"))
 		h.mustText(h.k.tr.T("queue.state_failed"))
 		h.golden("queue" + sfx)
+		h.checkTouchTargets()
 
 		h.key(fyne.KeyF4)
 		h.key(fyne.KeyReturn)
@@ -357,6 +361,7 @@ func TestBatchClose(t *testing.T) {
 					}
 				}
 				h.golden("batch_" + tt.name + sfx)
+				h.checkTouchTargets()
 			})
 		})
 	}
@@ -381,6 +386,7 @@ func TestSettings(t *testing.T) {
 	}
 	h.mustText("设置")
 	h.golden("settings_zh-Hans")
+	h.checkTouchTargets()
 }
 
 func TestLanguageToggle(t *testing.T) {

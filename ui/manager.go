@@ -92,7 +92,7 @@ func (k *Kiosk) loaded(err error) {
 func (k *Kiosk) reportPage(title string, lines []string) fyne.CanvasObject {
 	body := widget.NewLabel(strings.Join(lines, "\n"))
 	body.TextStyle.Monospace = true
-	return container.NewBorder(text(title, 28, colForeground, true), nil, nil, nil, container.NewVScroll(body))
+	return container.NewBorder(text(title, 28, colForeground, true), nil, nil, nil, container.NewScroll(body))
 }
 
 func (k *Kiosk) batchPage() fyne.CanvasObject {
@@ -133,7 +133,7 @@ func (k *Kiosk) batchPage() fyne.CanvasObject {
 		items = append(items, rep)
 	}
 	return container.NewBorder(text(k.tr.T("batch.closed", "Number", r.Batch), 28, colForeground, true), nil, nil, nil,
-		container.NewVScroll(container.NewVBox(items...)))
+		container.NewScroll(container.NewVBox(items...)))
 }
 
 // CloseBatch closes the batch and shows its reconciliation.
@@ -169,7 +169,7 @@ func (k *Kiosk) queuePage() fyne.CanvasObject {
 	return container.NewBorder(
 		container.NewVBox(text(k.tr.T("manager.queue"), 28, colForeground, true),
 			text(k.tr.T("queue.summary", "Count", len(k.queue), "Amount", k.money(total)), 22, colForeground, false)),
-		nil, nil, nil, container.NewVScroll(container.NewVBox(items...)))
+		nil, nil, nil, container.NewScroll(container.NewVBox(items...)))
 }
 
 func (k *Kiosk) syncPage() fyne.CanvasObject {

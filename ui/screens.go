@@ -10,6 +10,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"github.com/skip2/go-qrcode"
 
@@ -66,12 +68,12 @@ func (k *Kiosk) tapScreen() fyne.CanvasObject {
 	if k.result.Kind == Refund {
 		title = "tap.title_refund"
 	}
-	msg := text(k.tr.T(id), 40, colBanner, true)
+	msg := para(k.tr.T(id), sizeLarge, widget.WarningImportance, true)
 	return container.NewBorder(
 		container.NewVBox(text(k.tr.T(title), 24, colMuted, false), text(k.money(k.Amount()), 64, colForeground, true)),
 		touch(k.button("tap.cancel", fyne.KeyEscape, k.Cancel), 0, 72),
 		nil, nil,
-		container.NewCenter(container.NewVBox(text(")))", 96, colPrimary, true), msg)),
+		container.NewVBox(layout.NewSpacer(), text(")))", 96, colPrimary, true), msg, layout.NewSpacer()),
 	)
 }
 
@@ -96,20 +98,20 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 	}
 	lines = append(lines, text(k.tr.T(head), 72, colForeground, true), text(k.money(amount), 48, colForeground, true))
 	if r.Approved {
-		badge, col := k.tr.T("outcome.online"), colForeground
+		badge, imp := k.tr.T("outcome.online"), widget.MediumImportance
 		if r.Offline {
-			badge, col = k.tr.T("outcome.offline"), colBanner
+			badge, imp = k.tr.T("outcome.offline"), widget.WarningImportance
 		}
-		lines = append(lines, text(badge, 28, col, true))
+		lines = append(lines, para(badge, sizeMedium, imp, true))
 		if r.ApprovalCode != "" {
-			lines = append(lines, text(k.tr.T("outcome.approval_code", "Code", r.ApprovalCode), 22, colForeground, false))
+			lines = append(lines, para(k.tr.T("outcome.approval_code", "Code", r.ApprovalCode), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 		}
 	} else {
-		lines = append(lines, text(k.reasonText(r.Reason), 30, colForeground, true),
-			text(k.tr.T("outcome.nothing_taken"), 22, colForeground, false))
+		lines = append(lines, para(k.reasonText(r.Reason), sizeMedium, widget.MediumImportance, true),
+			para(k.tr.T("outcome.nothing_taken"), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 	}
 	if r.PAN != "" {
-		lines = append(lines, text(strings.TrimSpace(r.Label+"  "+r.PAN), 22, colForeground, false))
+		lines = append(lines, para(strings.TrimSpace(r.Label+"  "+r.PAN), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 	}
 	var buttons []fyne.CanvasObject
 	if len(r.Receipt) > 0 {
@@ -122,7 +124,7 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 	return container.NewStack(
 		canvas.NewRectangle(bg),
 		container.NewBorder(nil, container.NewGridWithColumns(len(buttons), buttons...), nil, nil,
-			container.NewCenter(container.NewVBox(lines...))),
+			container.NewVBox(append(append([]fyne.CanvasObject{layout.NewSpacer()}, lines...), layout.NewSpacer())...)),
 	)
 }
 
@@ -159,7 +161,7 @@ func (k *Kiosk) receiptScreen() fyne.CanvasObject {
 		text(k.tr.T("receipt.title"), 28, colForeground, true),
 		container.NewGridWithColumns(len(buttons), buttons...),
 		nil, nil,
-		container.NewGridWithColumns(2, container.NewVScroll(body), container.NewCenter(container.NewVBox(right...))),
+		container.NewBorder(nil, nil, nil, container.NewCenter(container.NewVBox(right...)), container.NewScroll(body)),
 	)
 }
 

@@ -21,6 +21,13 @@ var (
 	colMuted      = color.NRGBA{0xc8, 0xc8, 0xc8, 0xff}
 )
 
+// Text sizes of the kiosk's own wrapped paragraphs, beyond fyne's
+// heading sizes.
+const (
+	sizeLarge  fyne.ThemeSizeName = "tappos-large"  // the tap screen's message
+	sizeMedium fyne.ThemeSizeName = "tappos-medium" // outcome details
+)
+
 // minTouch is the smallest side of anything a finger must hit.
 const minTouch = 48
 
@@ -74,6 +81,10 @@ func (t *kioskTheme) Size(n fyne.ThemeSizeName) float32 {
 		return 30
 	case theme.SizeNameSubHeadingText:
 		return 24
+	case sizeLarge:
+		return 40
+	case sizeMedium:
+		return 28
 	case theme.SizeNameInnerPadding:
 		return 12
 	case theme.SizeNameInputBorder:

@@ -42,6 +42,18 @@ func text(s string, size float32, c color.Color, bold bool) *canvas.Text {
 	return t
 }
 
+// para is a centred paragraph that wraps to the width it is given, for
+// text whose length depends on the language and the data.
+func para(s string, size fyne.ThemeSizeName, imp widget.Importance, bold bool) *widget.Label {
+	l := widget.NewLabel(s)
+	l.Alignment = fyne.TextAlignCenter
+	l.Wrapping = fyne.TextWrapWord
+	l.SizeName = size
+	l.Importance = imp
+	l.TextStyle.Bold = bold
+	return l
+}
+
 // button makes a big button labelled with the translation of id and its
 // keyboard shortcut, and binds the shortcut on the current screen.
 func (k *Kiosk) button(id string, key fyne.KeyName, f func()) *widget.Button {
