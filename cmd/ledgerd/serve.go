@@ -77,13 +77,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := seedDev(ctx, l, profiles, *devKeys, stdout); err != nil {
 			return fail(fmt.Errorf("seeding demo data: %w", err))
 		}
+		if err := seedChat(ctx, l, *devKeys, time.Now(), stdout); err != nil {
+			return fail(fmt.Errorf("seeding chat checkout demo: %w", err))
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail(err)
 	}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	handler, err := withChat(l, api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}), scheme+"://"+ln.Addr().String(), log)
+	if err != nil {
+		return fail(err)
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -98,10 +109,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	scheme := "http"
-	if *tlsCert != "" {
-		scheme = "https"
-	}
 	fmt.Fprintf(stdout, "ledgerd: listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "issuer_keys", len(keys), "postgres", isPostgres(c.db))
 	select {

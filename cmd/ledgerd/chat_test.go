@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"tappos/ledger"
+	"tappos/ledger/api"
+	"tappos/ledger/checkout/checkouttest"
+	"tappos/ledger/client"
+	"tappos/ledger/ledgertest"
+	"tappos/ledger/mcpserver"
+)
+
+// TestDevChatWalletHistory taps the demo card and has the demo agent buy
+// through /mcp: the demo wallet's history shows both channels.
+func TestDevChatWalletHistory(t *testing.T) {
+	profiles, err := loadProfiles(cardsDir)
+	if err != nil || len(profiles) == 0 {
+		t.Fatalf("card profiles: %d, %v", len(profiles), err)
+	}
+	url, out := startDev(t, t.TempDir())
+	termKey := regexp.MustCompile(`terminal \S+ key (\S+)`).FindStringSubmatch(out.String())
+	merchant := regexp.MustCompile(`merchant (\S+)`).FindStringSubmatch(out.String())
+	agent := regexp.MustCompile(`chat wallet (\S+) agent key (\S+)`).FindStringSubmatch(out.String())
+	if termKey == nil || agent == nil || merchant == nil {
+		t.Fatalf("keys not printed: %s", out.String())
+	}
+	wallet, agentKey := agent[1], agent[2]
+
+	p := profiles[0]
+	imk, _ := hex.DecodeString(p.IMK)
+	psn, _ := hex.DecodeString(p.PSN)
+	card := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 3}
+	emv, err := card.Tap(4_20, 978, ledgertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := &client.Client{BaseURL: url, Key: termKey[1]}
+	r, err := c.Authorize(ctx, "tap-1", api.AuthorizationRequest{TerminalTxnID: "tap-1", Amount: 4_20,
+		Currency: "EUR", EMV: hex.EncodeToString(emv)})
+	if err != nil || r.Result.Outcome != ledger.OutcomeApproved {
+		t.Fatalf("tap: %+v %v", r, err)
+	}
+
+	cl := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	cs, err := cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url + "/mcp",
+		HTTPClient: checkouttest.BearerClient(agentKey), DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	callTool := func(name string, args map[string]any, out any) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := res.Content[0].(*mcp.TextContent).Text
+		if res.IsError {
+			t.Fatalf("%s: %s", name, text)
+		}
+		if err := json.Unmarshal([]byte(text), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s mcpserver.SessionOut
+	callTool("create_checkout", map[string]any{"wallet_id": wallet, "merchant_id": merchant[1],
+		"items": []map[string]any{{"sku": "TEA-GRN", "quantity": 2}}}, &s)
+	callTool("complete_checkout", map[string]any{"checkout_session_id": s.Session.ID}, &s)
+	if s.Session.Status != ledger.SessionCompleted {
+		t.Fatalf("chat purchase: %+v", s)
+	}
+	var h mcpserver.PurchasesOut
+	callTool("recent_purchases", map[string]any{"wallet_id": wallet}, &h)
+	got := map[string]int64{}
+	for _, p := range h.Purchases {
+		if p.Kind == ledger.AuthPurchase {
+			got[p.Channel] += p.Amount
+		}
+	}
+	if got[ledger.ChannelInStore] != -4_20 || got[ledger.ChannelChat] != -15_80 {
+		t.Errorf("history by channel %v: %+v", got, h.Purchases)
+	}
+}
