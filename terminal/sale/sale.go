@@ -102,6 +102,10 @@ type Terminal struct {
 	// after an online timeout; 0 means 2 s. A reversal that fails stays
 	// pending for ResolvePending.
 	ReversalTimeout time.Duration
+	// InterruptedAfter is the age from which ResolvePending takes a
+	// pending online sale for one a crash interrupted, rather than one
+	// another process is still waiting on; 0 means 1 minute.
+	InterruptedAfter time.Duration
 }
 
 // A Result is the end of a sale, refund or void.
@@ -378,7 +382,7 @@ func (t *Terminal) reverse(ctx context.Context, rec *batch.Record, why string) {
 }
 
 // ResolvePending finishes what a crash or an outage left open: online
-// sales still pending are reversed, pending reversals are sent again, and
+// sales left pending for longer than InterruptedAfter are reversed, pending reversals are sent again, and
 // pending refunds and voids are resent with their own ids (the ledger
 // answers a repeat from its first answer). It returns how many records it
 // resolved; the error is the first failure, the rest stay pending.
@@ -397,9 +401,17 @@ func (t *Terminal) ResolvePending(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	age := t.InterruptedAfter
+	if age <= 0 {
+		age = time.Minute
+	}
+	cutoff := t.now().Add(-age)
 	for _, r := range pending {
 		switch r.Type {
 		case batch.Purchase:
+			if r.Created.After(cutoff) {
+				continue // possibly still waiting for its answer elsewhere
+			}
 			r.Status, r.Reversal, r.Reason = batch.Reversed, batch.ReversalPending, "interrupted before the ledger answered"
 			if _, err := t.Journal.Update(ctx, r); err != nil {
 				return done, err

@@ -501,6 +501,16 @@ func TestCrashRecovery(t *testing.T) {
 	if _, err := r.t.Journal.Add(ctx, batch.Record{TxnID: "CN000001-refund", Type: batch.Refund, Status: batch.Pending, Amount: 100, Currency: cny, OrigTxnID: "CN000001-orig", AuthorizationID: "au_1"}); err != nil {
 		t.Fatal(err)
 	}
+	// At once the sale may still be in flight in another process: left alone.
+	if n, err := r.t.ResolvePending(ctx); n != 0 || !errors.Is(err, ErrHostUnavailable) {
+		t.Fatalf("ResolvePending at once = %d, %v", n, err)
+	}
+	if got, _ := r.t.Journal.Get(ctx, "CN000001-crashed"); got.Status != batch.Pending {
+		t.Fatalf("a fresh pending sale was reversed: %+v", got)
+	}
+	// Two minutes later it was interrupted: reversed.
+	now := r.t.Now
+	r.t.Now = func() time.Time { return now().Add(2 * time.Minute) }
 	n, err := r.t.ResolvePending(ctx)
 	if n != 1 || !errors.Is(err, ErrHostUnavailable) {
 		t.Fatalf("ResolvePending = %d, %v", n, err)
