@@ -278,7 +278,9 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	p, err := openPos(pf, true, !*offlineOnly)
+	// Without the terminal key there is no offline queue: offline
+	// approvals are then declined, online ones still work.
+	p, err := openPosQueue(pf, !*offlineOnly, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl tap: %v\n", err)
 		return 1
