@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"tappos/ledger"
@@ -176,6 +178,14 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(v) > 0 {
 		fmt.Fprintf(stdout, "%d invariant violations\n", len(v))
 		return 1
+	}
+	counts, err := s.Counts(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "ledgerd verify:", err)
+		return 1
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(stdout, "%s %d\n", k, counts[k])
 	}
 	fmt.Fprintln(stdout, "ok: every journal balances, every balance equals its entries, no wallet below its floor")
 	return 0

@@ -113,6 +113,7 @@ func (s *Server) routes() {
 	post("/v1/authorizations/{id}/refunds", s.refund)
 	post("/v1/reversals", s.reverse)
 	post("/v1/wallets/{id}/deposits", s.deposit)
+	s.mux.Handle("POST /v1/authorizations/batch", s.authedLimit(maxBatchBody, s.batch))
 	s.mux.Handle("GET /v1/authorizations/{id}", s.authed(s.getAuthorization))
 	s.mux.Handle("GET /v1/wallets/{id}", s.authed(s.getWallet))
 	s.mux.Handle("GET /v1/wallets/{id}/history", s.authed(s.getHistory))
@@ -184,6 +185,11 @@ type ctxKey struct{}
 
 // authed checks the API key and the rate limit.
 func (s *Server) authed(next http.HandlerFunc) http.Handler {
+	return s.authedLimit(s.maxBody, next)
+}
+
+// authedLimit is authed with a body size limit.
+func (s *Server) authedLimit(maxBody int64, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if secret == "" {
@@ -203,7 +209,7 @@ func (s *Server) authed(next http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, principal{k})))
 	})
 }

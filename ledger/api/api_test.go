@@ -329,3 +329,45 @@ func TestNoPANAtRest(t *testing.T) {
 		}
 	}
 }
+
+func TestBatch(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	theirs := f.tap(t, 1, "b4", 100, 0x80)
+	theirs.TerminalID = f.otherTID
+	offline := f.tap(t, 2, "b5", 100, 0x40)
+	offline.Kind = ledger.AuthOffline
+	items := []api.BatchItem{
+		{IdempotencyKey: "b1", AuthorizationRequest: f.tap(t, 0, "b1", 100, 0x80)},
+		{IdempotencyKey: "b2", AuthorizationRequest: f.tap(t, 0, "b2", 1_000_000, 0x80)},
+		{IdempotencyKey: "b3", AuthorizationRequest: api.AuthorizationRequest{TerminalTxnID: "b3", Amount: 1, Currency: "EUR", EMV: "zz"}},
+		{IdempotencyKey: "b4", AuthorizationRequest: theirs},
+		{IdempotencyKey: "b5", AuthorizationRequest: offline},
+		{AuthorizationRequest: f.tap(t, 1, "b6", 100, 0x80)},
+	}
+	want := []struct {
+		status  int
+		outcome string
+	}{{200, ledger.OutcomeApproved}, {200, ledger.OutcomeDeclined}, {400, ""}, {403, ""}, {200, ledger.OutcomeApproved}, {400, ""}}
+	ctx := context.Background()
+	for _, round := range []string{"first", "again"} {
+		t.Run(round, func(t *testing.T) {
+			res, err := f.term.AuthorizeBatch(ctx, "batch-"+round, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range want {
+				r := res[i]
+				if r.Status != w.status || (r.Result != nil) != (w.outcome != "") || r.Result != nil && r.Result.Outcome != w.outcome {
+					t.Errorf("item %d: %+v %+v, want %d %s", i, r, r.Error, w.status, w.outcome)
+				}
+				if r.Result != nil && r.Replayed != (round == "again") {
+					t.Errorf("item %d: replayed %v in the %s round", i, r.Replayed, round)
+				}
+			}
+		})
+	}
+	if bal, _ := f.env.Balance(t, f.env.Wallets[0].ID); bal != 9_900 {
+		t.Errorf("balance %d, want 9900", bal)
+	}
+	f.env.MustVerify(t)
+}

@@ -92,3 +92,42 @@ func (c *Client) Void(ctx context.Context, idemKey, authID string) (Response, er
 func (c *Client) Reverse(ctx context.Context, idemKey, terminalID, txnID string) (Response, error) {
 	return c.Post(ctx, "/v1/reversals", idemKey, api.ReversalRequest{TerminalID: terminalID, TerminalTxnID: txnID})
 }
+
+// AuthorizeBatch posts up to 1000 authorizations in one request, each
+// with its own idempotency key; the results come back in order. An error
+// means no answer arrived: send the batch again.
+func (c *Client) AuthorizeBatch(ctx context.Context, idemKey string, items []api.BatchItem) ([]api.BatchResult, error) {
+	b, err := json.Marshal(api.BatchRequest{Items: items})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/authorizations/batch", bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idemKey)
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("batch: status %d", resp.StatusCode)
+	}
+	var out api.BatchResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decoding batch response: %w", err)
+	}
+	if len(out.Results) != len(items) {
+		return nil, fmt.Errorf("batch: %d results for %d items", len(out.Results), len(items))
+	}
+	return out.Results, nil
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"tappos/ledger"
+)
+
+// Limits of POST /v1/authorizations/batch.
+const (
+	maxBatchItems = 1000
+	maxBatchBody  = 2 << 20
+)
+
+// BatchItem is one authorization of a batch, with its own idempotency key.
+type BatchItem struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	AuthorizationRequest
+}
+
+// BatchRequest is the body of POST /v1/authorizations/batch.
+type BatchRequest struct {
+	Items []BatchItem `json:"items"`
+}
+
+// BatchResult is the answer to one item: what POST /v1/authorizations
+// would have answered.
+type BatchResult struct {
+	Status int            `json:"status"`
+	Result *ledger.Result `json:"result,omitempty"`
+	Error  *errorDetail   `json:"error,omitempty"`
+	// Replayed is set when the item's key was seen before.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// BatchResponse is the answer to POST /v1/authorizations/batch, one
+// result per item, in order.
+type BatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// batch authorizes many items in one request, for the offline queue's
+// sync: the items reach the writer together and share its transactions.
+// Each item is idempotent under its own key, so the batch as a whole may
+// be sent again; the batch's own Idempotency-Key is required but not
+// stored.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
+	p := r.Context().Value(ctxKey{}).(principal)
+	if r.Header.Get("Idempotency-Key") == "" {
+		writeError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header; batch items also need their own idempotency_key")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a batch is at most %d bytes", maxBatchBody))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
+		return
+	}
+	var b BatchRequest
+	q := &request{r: r, p: p, body: body}
+	if err := q.decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if len(b.Items) == 0 || len(b.Items) > maxBatchItems {
+		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("a batch has 1 to %d items", maxBatchItems))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	out := BatchResponse{Results: make([]BatchResult, len(b.Items))}
+	var wg sync.WaitGroup
+	for i, it := range b.Items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out.Results[i] = s.batchItem(ctx, r, p, it)
+		}()
+	}
+	wg.Wait()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it BatchItem) BatchResult {
+	fail := func(status int, code, msg string) BatchResult {
+		return BatchResult{Status: status, Error: &errorDetail{code, msg}}
+	}
+	if it.IdempotencyKey == "" || len(it.IdempotencyKey) > 255 {
+		return fail(http.StatusBadRequest, "idempotency_key_required", "every item needs an idempotency_key of 1 to 255 characters")
+	}
+	// The hash covers the item as decoded: resending the batch, whatever
+	// its layout, replays the item.
+	body, _ := json.Marshal(it.AuthorizationRequest)
+	sum := sha256.New()
+	sum.Write([]byte("batch item\n"))
+	sum.Write(body)
+	q := &request{r: r.WithContext(ctx), p: p, body: body, idem: &ledger.Idempotency{
+		IdemKey: ledger.IdemKey{Scope: p.ID, Key: it.IdempotencyKey}, Hash: hex.EncodeToString(sum.Sum(nil))}}
+	res, err := s.authorize(q)
+	var f forbidden
+	switch {
+	case errors.As(err, &f):
+		return fail(http.StatusForbidden, "forbidden", string(f))
+	case errors.Is(err, ledger.ErrInvalid):
+		return fail(http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, ledger.ErrKeyReused):
+		return fail(http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
+	case errors.Is(err, ledger.ErrInFlight):
+		return fail(http.StatusConflict, "idempotency_key_in_flight", err.Error())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
+		return fail(http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; send the item again with the same key")
+	case err != nil:
+		s.log.Error("batch item failed", "err", err)
+		return fail(http.StatusInternalServerError, "internal", "internal error; send the item again with the same key")
+	}
+	return BatchResult{Status: statusOf(res), Result: &res, Replayed: res.Replayed}
+}
