@@ -2,10 +2,15 @@ package loadtest
 
 import (
 	"context"
+	"encoding/hex"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/api"
+	"tappos/ledger/ledgertest"
 )
 
 // BenchmarkLedgerAuth measures purchase authorizations with ARQC
@@ -39,4 +44,63 @@ func BenchmarkLedgerAuth(b *testing.B) {
 			b.ReportMetric(float64(lat.Quantile(0.99))/float64(time.Millisecond), "ledger_auth_p99_ms{store="+s.name+"}")
 		})
 	}
+}
+
+// BenchmarkLedgerOfflineBatch measures the offline sync's path: offline
+// approvals (TCs) booked through POST /v1/authorizations/batch, 500 items
+// a batch, 4 batches in flight.
+func BenchmarkLedgerOfflineBatch(b *testing.B) {
+	e := NewEnv(b, sqliteStores(b, 1), 64, 64, ledger.MaxAmount/100)
+	n := max(b.N, 500)
+	items := make([]api.BatchItem, n)
+	for i := range items {
+		c := i % len(e.Cards)
+		key := fmt.Sprintf("o%d", i)
+		emv, err := e.Cards[c].Tap(100, 978, ledgertest.Options{CID: 0x40, UN: [4]byte{byte(i >> 8), byte(i)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		items[i] = api.BatchItem{IdempotencyKey: key, AuthorizationRequest: api.AuthorizationRequest{Kind: ledger.AuthOffline,
+			TerminalTxnID: key, Amount: 100, Currency: "EUR", EMV: hex.EncodeToString(emv)}}
+	}
+	cl := e.client(0, 0)
+	batches := make(chan []api.BatchItem, n/500+1)
+	for i := 0; i < n; i += 500 {
+		batches <- items[i:min(i+500, n)]
+	}
+	close(batches)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range batches {
+				res, err := cl.AuthorizeBatch(context.Background(), batch[0].IdempotencyKey, batch)
+				if err == nil {
+					for _, r := range res {
+						if r.Result == nil || r.Result.Outcome != ledger.OutcomeApproved {
+							err = fmt.Errorf("item: %+v %+v", r, r.Error)
+							break
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "ledger_offline_batch_per_s{store=sqlite}")
 }
