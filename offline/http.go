@@ -131,23 +131,28 @@ func (f *HTTPForwarder) forwardOne(ctx context.Context, o Outgoing) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("item %s: reading answer: %w: %w", o.TxnID, ErrUnavailable, err)
 	}
+	return answerResult(o.TxnID, resp.StatusCode, raw)
+}
+
+// answerResult reads the ledger's answer to one item.
+func answerResult(txnID string, status int, raw []byte) (Result, error) {
 	var a answer
-	if err := json.Unmarshal(raw, &a); err != nil && resp.StatusCode < 500 {
-		return Result{}, fmt.Errorf("item %s: decoding HTTP %d answer: %w", o.TxnID, resp.StatusCode, err)
+	if err := json.Unmarshal(raw, &a); err != nil && status < 500 {
+		return Result{}, fmt.Errorf("item %s: decoding HTTP %d answer: %w", txnID, status, err)
 	}
 	switch {
 	case a.Outcome != "":
 		// 200 for approvals and declines; 409 with outcome "rejected"
 		// for a transaction id the ledger already holds under another
 		// idempotency key.
-		return resultOf(o.TxnID, a.ledgerResult)
-	case resp.StatusCode == http.StatusConflict, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		return resultOf(txnID, a.ledgerResult)
+	case status == http.StatusConflict, status == http.StatusTooManyRequests, status >= 500:
 		// In flight elsewhere, rate limited, or down: try again later.
-		return Result{}, fmt.Errorf("item %s: %w: HTTP %d %s", o.TxnID, ErrUnavailable, resp.StatusCode, a.code())
+		return Result{}, fmt.Errorf("item %s: %w: HTTP %d %s", txnID, ErrUnavailable, status, a.code())
 	default:
 		// The ledger refuses the request itself (a key, a malformed
 		// item). It stays sending, visible in the status, until fixed.
-		return Result{}, fmt.Errorf("item %s: ledger refused the request: HTTP %d %s", o.TxnID, resp.StatusCode, a.code())
+		return Result{}, fmt.Errorf("item %s: ledger refused the request: HTTP %d %s", txnID, status, a.code())
 	}
 }
 

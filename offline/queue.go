@@ -211,80 +211,105 @@ func (t Tap) validate() error {
 // card) returns the stored item, so a retry after an unclear failure is
 // safe; the same id for a different tap gives ErrDuplicateTxn.
 func (q *Queue) Enqueue(ctx context.Context, t Tap) (Item, error) {
-	if err := t.validate(); err != nil {
+	p, err := q.prepare(t)
+	if err != nil {
 		return Item{}, err
 	}
-	pan, emvAmount, ok, err := cardPAN(t.EMV)
-	if err != nil {
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
-	}
-	if ok && emvAmount != t.Amount {
-		return Item{}, fmt.Errorf("%w: amount %d differs from the card's 9F02 amount %d", ErrInvalidTap, t.Amount, emvAmount)
-	}
-	token := q.seal.cardToken(pan)
-	sealed, err := q.seal.seal(t.TxnID, t.EMV)
-	if err != nil {
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
-	}
-	it := Item{
-		TxnID: t.TxnID, Amount: t.Amount, Currency: t.Currency,
-		CardToken: token, MaskedPAN: MaskPAN(pan), State: StateQueued,
-	}
-
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
 	}
 	defer tx.Rollback()
-
-	old, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE txn_id = ?`, t.TxnID))
-	switch {
-	case err == nil:
-		if old.Amount == t.Amount && old.Currency == t.Currency && old.CardToken == token {
-			return old, nil
-		}
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, ErrDuplicateTxn)
-	case !errors.Is(err, sql.ErrNoRows):
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
-	}
-
-	now := q.now()
-	var e exposure
-	var oldest sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(CASE WHEN currency = ? THEN amount END), 0),
-		COUNT(*),
-		MIN(created_at),
-		COALESCE(SUM(card_token = ?), 0)
-		FROM items WHERE state IN ('queued', 'sending')`, t.Currency, token).
-		Scan(&e.amount, &e.count, &oldest, &e.sameCard)
-	if err != nil {
-		return Item{}, fmt.Errorf("enqueueing %s: reading exposure: %w", t.TxnID, err)
-	}
-	if oldest.Valid {
-		e.oldest = time.Unix(0, oldest.Int64)
-	}
-	if err := q.limits.check(t, e, now); err != nil {
-		return Item{}, err
-	}
-
-	res, err := tx.ExecContext(ctx, `INSERT INTO items
-		(txn_id, amount, currency, card_token, masked_pan, sealed, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		it.TxnID, it.Amount, it.Currency, it.CardToken, it.MaskedPAN, sealed, it.State, now.UnixNano(), now.UnixNano())
-	if err != nil {
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
-	}
-	if it.Seq, err = res.LastInsertId(); err != nil {
-		return Item{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	it, fresh, err := q.insert(ctx, tx, p)
+	if err != nil || !fresh {
+		return it, err
 	}
 	// With synchronous=FULL in WAL mode the commit returns after the WAL
 	// is fsynced: the approval survives a power cut from here on.
 	if err := tx.Commit(); err != nil {
 		return Item{}, fmt.Errorf("enqueueing %s: committing: %w", t.TxnID, err)
 	}
-	it.CreatedAt, it.UpdatedAt = time.Unix(0, now.UnixNano()), time.Unix(0, now.UnixNano())
 	return it, nil
+}
+
+// prepared is a checked tap, sealed, ready to insert.
+type prepared struct {
+	tap    Tap
+	token  string
+	masked string
+	sealed []byte
+}
+
+// prepare does the work of Enqueue that needs no database.
+func (q *Queue) prepare(t Tap) (prepared, error) {
+	if err := t.validate(); err != nil {
+		return prepared{}, err
+	}
+	pan, emvAmount, ok, err := cardPAN(t.EMV)
+	if err != nil {
+		return prepared{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	if ok && emvAmount != t.Amount {
+		return prepared{}, fmt.Errorf("%w: amount %d differs from the card's 9F02 amount %d", ErrInvalidTap, t.Amount, emvAmount)
+	}
+	sealed, err := q.seal.seal(t.TxnID, t.EMV)
+	if err != nil {
+		return prepared{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	return prepared{tap: t, token: q.seal.cardToken(pan), masked: MaskPAN(pan), sealed: sealed}, nil
+}
+
+// insert checks the limits and inserts a prepared tap in tx. fresh is
+// false when the same tap was already queued; it then returns that item.
+func (q *Queue) insert(ctx context.Context, tx *sql.Tx, p prepared) (it Item, fresh bool, err error) {
+	t := p.tap
+	old, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE txn_id = ?`, t.TxnID))
+	switch {
+	case err == nil:
+		if old.Amount == t.Amount && old.Currency == t.Currency && old.CardToken == p.token {
+			return old, false, nil
+		}
+		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, ErrDuplicateTxn)
+	case !errors.Is(err, sql.ErrNoRows):
+		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+
+	now := q.now()
+	var e exposure
+	if l := q.limits; l.CumulativeAmount > 0 || l.CumulativeCount > 0 || l.OldestAge > 0 || l.SameCard > 0 {
+		var oldest sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT
+			COALESCE(SUM(CASE WHEN currency = ? THEN amount END), 0),
+			COUNT(*),
+			MIN(created_at),
+			COALESCE(SUM(card_token = ?), 0)
+			FROM items WHERE state IN ('queued', 'sending')`, t.Currency, p.token).
+			Scan(&e.amount, &e.count, &oldest, &e.sameCard)
+		if err != nil {
+			return Item{}, false, fmt.Errorf("enqueueing %s: reading exposure: %w", t.TxnID, err)
+		}
+		if oldest.Valid {
+			e.oldest = time.Unix(0, oldest.Int64)
+		}
+	}
+	if err := q.limits.check(t, e, now); err != nil {
+		return Item{}, false, err
+	}
+
+	ts := now.UnixNano()
+	res, err := tx.ExecContext(ctx, `INSERT INTO items
+		(txn_id, amount, currency, card_token, masked_pan, sealed, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.TxnID, t.Amount, t.Currency, p.token, p.masked, p.sealed, StateQueued, ts, ts)
+	if err != nil {
+		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	it = Item{TxnID: t.TxnID, Amount: t.Amount, Currency: t.Currency, CardToken: p.token, MaskedPAN: p.masked,
+		State: StateQueued, CreatedAt: time.Unix(0, ts), UpdatedAt: time.Unix(0, ts)}
+	if it.Seq, err = res.LastInsertId(); err != nil {
+		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
+	}
+	return it, true, nil
 }
 
 const itemCols = `seq, txn_id, amount, currency, card_token, masked_pan, state,
