@@ -1,0 +1,182 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"tappos/emv/tlv"
+)
+
+func TestMaskPAN(t *testing.T) {
+	tests := []struct{ pan, want string }{
+		{"5413330089010345", "541333******0345"},
+		{"4761739001010010", "476173******0010"},
+		{"476173900101001", "476173*****1001"},
+		{"1234567890", "**********"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := MaskPAN(tt.pan); got != tt.want {
+				t.Errorf("MaskPAN = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenizer(t *testing.T) {
+	if _, err := NewTokenizer([]byte("short")); err == nil {
+		t.Error("short secret accepted")
+	}
+	a, _ := NewTokenizer(bytes.Repeat([]byte{1}, 32))
+	b, _ := NewTokenizer(bytes.Repeat([]byte{2}, 32))
+	pan := "5413330089010345"
+	tests := []struct {
+		name string
+		x, y string
+		same bool
+	}{
+		{"deterministic", a.Token(CredentialCard, pan), a.Token(CredentialCard, pan), true},
+		{"keyed", a.Token(CredentialCard, pan), b.Token(CredentialCard, pan), false},
+		{"kind separates", a.Token(CredentialCard, pan), a.Token(CredentialPhone, pan), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if (tt.x == tt.y) != tt.same {
+				t.Errorf("%s vs %s", tt.x, tt.y)
+			}
+			if strings.Contains(tt.x, pan) {
+				t.Error("token contains the PAN")
+			}
+		})
+	}
+}
+
+func TestIssuerFor(t *testing.T) {
+	keys := []IssuerKey{{Prefix: "54"}, {Prefix: "541333", Scheme: "mc-cvn16"}, {Prefix: "4"}}
+	tests := []struct{ pan, want string }{
+		{"5413330089010345", "541333"},
+		{"5499990089010345", "54"},
+		{"4761739001010010", "4"},
+		{"3700000000000002", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pan[:6], func(t *testing.T) {
+			k, ok := issuerFor(keys, tt.pan)
+			if ok != (tt.want != "") || k.Prefix != tt.want {
+				t.Errorf("got %q %v, want %q", k.Prefix, ok, tt.want)
+			}
+		})
+	}
+}
+
+// emv builds EMV data from tag/hex pairs.
+func emv(t *testing.T, pairs ...string) []byte {
+	t.Helper()
+	var out []byte
+	for i := 0; i < len(pairs); i += 2 {
+		tag, err := hex.DecodeString(pairs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := hex.DecodeString(pairs[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint32
+		for _, c := range tag {
+			n = n<<8 | uint32(c)
+		}
+		out = tlv.Append(out, tlv.Tag(n), v)
+	}
+	return out
+}
+
+func TestParseCardData(t *testing.T) {
+	base := []string{"5A", "5413330089010345", "5F34", "01", "9F36", "0007", "9F26", "0102030405060708",
+		"9F27", "80", "9F02", "000000001234", "5F2A", "0978"}
+	with := func(tag, v string) []string {
+		out := append([]string(nil), base...)
+		for i := 0; i < len(out); i += 2 {
+			if out[i] == tag {
+				if v == "" {
+					return append(out[:i], out[i+2:]...)
+				}
+				out[i+1] = v
+				return out
+			}
+		}
+		return append(out, tag, v)
+	}
+	tests := []struct {
+		name    string
+		pairs   []string
+		wantErr bool
+		pan     string
+	}{
+		{"good", base, false, "5413330089010345"},
+		{"odd PAN padded", with("5A", "541333008901034F"), false, "541333008901034"},
+		{"PAN from track 2", with("5A", ""), true, ""},
+		{"track 2 only", append(with("5A", ""), "57", "5413330089010345D30122011234"), false, "5413330089010345"},
+		{"short PAN", with("5A", "54133300"), true, ""},
+		{"ATC too short", with("9F36", "07"), true, ""},
+		{"no cryptogram", with("9F26", ""), true, ""},
+		{"no CID", with("9F27", ""), true, ""},
+		{"amount not BCD", with("9F02", "00000000123A"), true, ""},
+		{"currency wrong length", with("5F2A", "000978"), true, ""},
+		{"truncated TLV", nil, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b []byte
+			if tt.pairs == nil {
+				b = []byte{0x9F, 0x26, 0x08, 0x01}
+			} else {
+				b = emv(t, tt.pairs...)
+			}
+			d, err := parseCardData(b)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrBadEMVData) {
+					t.Errorf("error %v is not ErrBadEMVData", err)
+				}
+				if strings.Contains(err.Error(), "5413330089010345") {
+					t.Error("error contains the PAN")
+				}
+				return
+			}
+			if d.pan != tt.pan || d.atc != 7 || d.amount != 1234 || d.curr != 978 || d.psn != 1 || d.cid != 0x80 {
+				t.Errorf("parsed %+v", d)
+			}
+		})
+	}
+}
+
+// FuzzParseCardData: any bytes give card data or an error, never a panic,
+// and errors never carry digits of the input's PAN.
+func FuzzParseCardData(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0x9F, 0x26, 0x08, 0x01})
+	f.Add([]byte{0x5A, 0x08, 0x54, 0x13, 0x33, 0x00, 0x89, 0x01, 0x03, 0x45, 0x9F, 0x36, 0x02, 0x00, 0x07})
+	f.Add([]byte{0x57, 0x0E, 0x54, 0x13, 0x33, 0x00, 0x89, 0x01, 0x03, 0x45, 0xD3, 0x01, 0x22, 0x01, 0x12, 0x3F})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := parseCardData(b)
+		if err != nil {
+			if d != nil {
+				t.Fatal("card data with an error")
+			}
+			if !errors.Is(err, ErrBadEMVData) {
+				t.Fatalf("error %v is not ErrBadEMVData", err)
+			}
+			return
+		}
+		if len(d.pan) < 12 || len(d.pan) > 19 || d.atc < 0 || d.atc > 0xFFFF || d.amount < 0 || d.amount > MaxAmount {
+			t.Fatalf("out of range: pan length %d atc %d amount %d", len(d.pan), d.atc, d.amount)
+		}
+	})
+}
