@@ -440,3 +440,65 @@ func TestRaceChatAndTaps(t *testing.T) {
 	}
 	e.Verify(t)
 }
+
+// TestConcurrentBudget completes ten sessions at once under a budget that
+// holds one: exactly one is paid, the others wait for the shopper.
+func TestConcurrentBudget(t *testing.T) {
+	e := checkouttest.Start(t, checkouttest.Options{MaxPerPurchase: 12_50, Budget: 20_00})
+	cs, err := connect(t, e, e.AgentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := make([]string, 10)
+	for i := range sessions {
+		var out mcpserver.SessionOut
+		if msg := call(t, cs, "create_checkout", map[string]any{"wallet_id": e.Wallet.ID, "merchant_id": e.Merchant.ID,
+			"items": []map[string]any{{"sku": "COF-250", "quantity": 1}}}, &out); msg != "" {
+			t.Fatal(msg)
+		}
+		sessions[i] = out.Session.ID
+	}
+	var mu sync.Mutex
+	paid, waiting := 0, 0
+	var wg sync.WaitGroup
+	for _, id := range sessions {
+		wg.Go(func() {
+			msg := call(t, cs, "complete_checkout", map[string]any{"checkout_session_id": id}, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case msg == "":
+				paid++
+			case strings.Contains(msg, ledger.ReasonAboveBudget):
+				waiting++
+			default:
+				t.Errorf("complete %s: %q", id, msg)
+			}
+		})
+	}
+	wg.Wait()
+	if paid != 1 || waiting != 9 {
+		t.Errorf("%d paid, %d waiting; want 1 and 9", paid, waiting)
+	}
+	if got := e.Balance(t, e.Wallet.ID); got != 100_00-12_50 {
+		t.Errorf("balance %d", got)
+	}
+}
+
+func BenchmarkChatCheckout(b *testing.B) {
+	e := checkouttest.Start(b, checkouttest.Options{Balance: 900_000_00, MaxPerPurchase: 12_50, Budget: 900_000_00,
+		Catalog: []ledger.CatalogItem{{SKU: "COF-250", Name: "Espresso beans 250 g", Price: 12_50, Currency: "EUR", Stock: 1 << 40}}})
+	cs, err := connect(b, e, e.AgentKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for b.Loop() {
+		if out, msg := buy(b, cs, e, e.Wallet.ID, "COF-250", 1); msg != "" || out.Session.Status != ledger.SessionCompleted {
+			b.Fatalf("purchase: %q %+v", msg, out.Session)
+		}
+	}
+	// One purchase is two tool calls (create, complete) over HTTP, each a
+	// durable writer transaction.
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ledger_chat_checkout_ms")
+}
