@@ -88,7 +88,7 @@ type AIDConfig struct {
 	// verification (kernel 2 compares "above", as Book C-2 does).
 	CVMRequiredLimit int64 `json:"cvm_required_limit"`
 	// StatusCheck asks for an online cryptogram for an amount of one
-	// minor unit, the schemes' "status check".
+	// unit of the currency (1.00), the schemes' "status check".
 	StatusCheck bool `json:"status_check"`
 	// ZeroAmountAllowed lets a zero amount through (online only);
 	// otherwise a zero amount is not allowed contactless.

@@ -119,6 +119,16 @@ func template(data []byte, want tlv.Tag, what string) (tlv.List, error) {
 	return l, nil
 }
 
+// currencyUnit returns one unit of the terminal's currency in minor
+// units: 10 to the power of its exponent.
+func (s *session) currencyUnit() int64 {
+	u := int64(1)
+	for range s.cfg.Currency.Exponent {
+		u *= 10
+	}
+	return u
+}
+
 // bcd encodes n as BCD in size bytes, keeping the low digits.
 func bcd(n uint64, size int) []byte {
 	b := make([]byte, size)

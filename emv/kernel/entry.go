@@ -34,11 +34,13 @@ type indicators struct {
 	ttq              []byte // kernel 3
 }
 
-// preProcess computes the indicators for a configured combination.
-func preProcess(a *AIDConfig, amount int64) indicators {
+// preProcess computes the indicators for a configured combination. unit
+// is one unit of the currency in minor units (100 for USD): the amount of
+// a status check.
+func preProcess(a *AIDConfig, amount, unit int64) indicators {
 	var ind indicators
 	switch {
-	case a.StatusCheck && amount == 1:
+	case a.StatusCheck && amount == unit:
 		ind.statusCheck = true
 	case amount == 0:
 		ind.zeroAmount = true
@@ -51,12 +53,20 @@ func preProcess(a *AIDConfig, amount int64) indicators {
 	ind.cvmLimitExceeded = amount >= a.CVMRequiredLimit
 	if len(a.TTQ) == 4 {
 		ttq := bytes.Clone(a.TTQ)
-		ttq[1] &^= 0xC0 // online cryptogram required, CVM required: per transaction
-		if ind.statusCheck || ind.zeroAmount || ind.floorExceeded {
-			ttq[1] |= 0x80
+		ttq[1] &^= ttqOnlineCryptogram | ttqCVMRequired // set per transaction
+		if ind.statusCheck || ind.floorExceeded {
+			ttq[1] |= ttqOnlineCryptogram
+		}
+		if ind.zeroAmount {
+			// Only an online authorisation can approve nothing; an
+			// offline-only reader cannot take the tap at all.
+			if ttq[0]&ttqOfflineOnly != 0 {
+				ind.notAllowed = true
+			}
+			ttq[1] |= ttqOnlineCryptogram
 		}
 		if ind.cvmLimitExceeded {
-			ttq[1] |= 0x40
+			ttq[1] |= ttqCVMRequired
 		}
 		ind.ttq = ttq
 	}
@@ -139,7 +149,7 @@ func (s *session) candidates(fci []byte) ([]*candidate, error) {
 			prio = int(p[0] & 0x0F)
 		}
 		c := &candidate{adf: adf, label: string(e.Children.Value(0x50)), priority: prio,
-			kernel: k, conf: conf, ind: preProcess(conf, s.tx.Amount)}
+			kernel: k, conf: conf, ind: preProcess(conf, s.tx.Amount, s.currencyUnit())}
 		if conf.ExtendedSelection {
 			c.extSel = e.Children.Value(0x9F29)
 		}

@@ -97,6 +97,13 @@ func visaGPO(cid byte, extra ...[]byte) [][]byte {
 	return append(objs, extra...)
 }
 
+// expiredGPO is visaGPO with a track 2 that expired in December 2020.
+func expiredGPO(cid byte, extra ...[]byte) [][]byte {
+	objs := visaGPO(cid, extra...)
+	objs[1] = obj(0x57, h("4761739001010010D20122011143800000000F"))
+	return objs
+}
+
 // testKernel returns a kernel on a shop configuration with a fixed clock
 // and unpredictable number.
 func testKernel(tb testing.TB, shop string) *Kernel {

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 
 	"tappos/emv/tags"
@@ -83,11 +84,14 @@ func (s *session) onlineCapable() bool {
 	return t != 3 && t != 6
 }
 
-// expired reports an application expiry date (5F24) before the
-// transaction date.
+// expired reports an application expiry date (5F24, else the month of
+// track 2) before the transaction date, or no expiry date at all.
 func (s *session) expired() bool {
-	exp := s.cardData[0x5F24]
-	return len(exp) == 3 && bytes.Compare(exp, s.term[0x9A]) < 0
+	if exp := s.cardData[0x5F24]; len(exp) == 3 {
+		return bytes.Compare(exp, s.term[0x9A]) < 0
+	}
+	yymm := s.expiry()
+	return yymm == "" || yymm < fmt.Sprintf("%X", s.term[0x9A][:2])
 }
 
 // isComm reports a communication failure, which ends in Try Again.

@@ -14,15 +14,18 @@ import (
 
 // Kernel 3 (Visa qVSDC, EMV Contactless Book C-3) bits.
 const (
-	ttqOnlinePIN      = 0x04 // TTQ byte 1: online PIN supported
-	ttqSignature      = 0x02 // TTQ byte 1: signature supported
-	ttqCVMRequired    = 0x40 // TTQ byte 2: CVM required
-	ctqOnlinePIN      = 0x80 // CTQ byte 1: online PIN required
-	ctqSignature      = 0x40 // CTQ byte 1: signature required
-	ctqOnlineIfODA    = 0x20 // CTQ byte 1: go online if ODA fails
-	ctqSwitchIfODA    = 0x10 // CTQ byte 1: switch interface if ODA fails
-	ctqOnlineIfExpire = 0x08 // CTQ byte 1: go online if application expired
-	ctqCDCVM          = 0x80 // CTQ byte 2: consumer device CVM performed
+	ttqContact          = 0x10 // TTQ byte 1: EMV contact chip supported
+	ttqOfflineOnly      = 0x08 // TTQ byte 1: offline-only reader
+	ttqOnlinePIN        = 0x04 // TTQ byte 1: online PIN supported
+	ttqSignature        = 0x02 // TTQ byte 1: signature supported
+	ttqOnlineCryptogram = 0x80 // TTQ byte 2: online cryptogram required
+	ttqCVMRequired      = 0x40 // TTQ byte 2: CVM required
+	ctqOnlinePIN        = 0x80 // CTQ byte 1: online PIN required
+	ctqSignature        = 0x40 // CTQ byte 1: signature required
+	ctqOnlineIfODA      = 0x20 // CTQ byte 1: go online if ODA fails
+	ctqSwitchIfODA      = 0x10 // CTQ byte 1: switch interface if ODA fails
+	ctqOnlineIfExpire   = 0x08 // CTQ byte 1: go online if application expired
+	ctqCDCVM            = 0x80 // CTQ byte 2: consumer device CVM performed
 )
 
 // kernel3 runs Visa qVSDC on the selected application.
@@ -48,7 +51,11 @@ func (s *session) kernel3(ctx context.Context, c *candidate, fci tlv.List) (Stat
 		// A phone asking its holder to unlock it: tap again afterwards.
 		s.out.Messages = append(s.out.Messages, MsgSeePhone)
 		return TryAgain, s.end(TryAgain, "see phone", statusError(gpo, sw))
-	case 0x6984, 0x6985:
+	case 0x6984:
+		// The card refuses contactless for this transaction.
+		return TryAnotherInterface, s.end(TryAnotherInterface, "card asks for another interface",
+			statusError(gpo, sw))
+	case 0x6985:
 		return SelectNext, statusError(gpo, sw)
 	default:
 		return EndApplication, s.end(EndApplication, "card refused the transaction",
@@ -80,8 +87,9 @@ func (s *session) fail(err error) (Status, error) {
 	return EndApplication, s.end(EndApplication, "card data unusable", err)
 }
 
-// complete3 decides kernel 3's outcome once the card has been read: the
-// card's cryptogram, the CVM, and fDDA for an offline approval.
+// complete3 decides kernel 3's outcome once the card has been read, in
+// Book C-3's order: the card's cryptogram, processing restrictions
+// (expiry), fDDA for an offline approval, then the CVM.
 func (s *session) complete3(c *candidate, records []oda.Record) (Status, error) {
 	d := s.cardData
 	for _, t := range []tlv.Tag{0x82, 0x9F36, 0x9F26, 0x9F10} {
@@ -105,43 +113,58 @@ func (s *session) complete3(c *candidate, records []oda.Record) (Status, error) 
 		return EndApplication, s.end(EndApplication, "card data unusable",
 			fmt.Errorf("kernel 3: %w: CTQ of %d bytes", ErrCardData, len(ctq)))
 	}
-	cvm, ok := cvm3(ttq, ctq, d[0x9F69], ctype)
+	// The CVM is decided now so that a declined outcome still tells
+	// which one the card asked for; it takes effect last.
+	cvm, pinOnline, cvmOK := cvm3(ttq, ctq, d[0x9F69], ctype)
 	s.out.CVM = cvm
-	if !ok {
+	if ctype == AAC {
+		return Declined, s.end(Declined, "card declined", nil)
+	}
+	canOnline := s.onlineCapable()
+	online, reason := ctype == ARQC, ""
+	if ctype == TC && ttq[1]&ttqOnlineCryptogram != 0 {
+		// The reader asked for an online cryptogram; a card that
+		// approves offline anyway does not overrule it.
+		online, reason = true, "reader requires online authorisation"
+	}
+	if !online && s.expired() {
+		s.tvr.Set(tags.TVRExpiredApplication)
+		if len(ctq) == 2 && ctq[0]&ctqOnlineIfExpire != 0 && canOnline {
+			online, reason = true, "application expired"
+		} else {
+			return Declined, s.end(Declined, "application expired", nil)
+		}
+	}
+	if !online {
+		s.tsi.Set(tags.TSIOfflineDataAuthPerformed)
+		err := s.verifyFDDA(records)
+		s.out.ODA = ODAResult{Method: oda.MethodFDDA, OK: err == nil, Err: err}
+		if err != nil {
+			s.tvr.Set(tags.TVRDDAFailed)
+			switch {
+			case len(ctq) == 2 && ctq[0]&ctqOnlineIfODA != 0 && canOnline:
+				online, reason = true, "offline data authentication failed"
+			case len(ctq) == 2 && ctq[0]&ctqSwitchIfODA != 0 && ttq[0]&ttqContact != 0:
+				return TryAnotherInterface, s.end(TryAnotherInterface, "offline data authentication failed", nil)
+			default:
+				return Declined, s.end(Declined, "offline data authentication failed", nil)
+			}
+		}
+	}
+	if !cvmOK {
 		return Declined, s.end(Declined, "no acceptable cardholder verification", nil)
 	}
-	switch ctype {
-	case AAC:
-		return Declined, s.end(Declined, "card declined", nil)
-	case ARQC:
-		if !s.onlineCapable() {
-			return Declined, s.end(Declined, "card wants to go online; the terminal cannot", nil)
-		}
-		return OnlineRequest, s.end(OnlineRequest, "", nil)
+	if pinOnline && !online {
+		// An online PIN is verified by the issuer: the tap goes online.
+		online, reason = true, "online PIN"
 	}
-	// An offline approval: the card must be unexpired and prove itself.
-	online := s.onlineCapable()
-	if s.expired() {
-		s.tvr.Set(tags.TVRExpiredApplication)
-		if len(ctq) == 2 && ctq[0]&ctqOnlineIfExpire != 0 && online {
-			return OnlineRequest, s.end(OnlineRequest, "application expired", nil)
-		}
-		return Declined, s.end(Declined, "application expired", nil)
-	}
-	s.tsi.Set(tags.TSIOfflineDataAuthPerformed)
-	err := s.verifyFDDA(records)
-	s.out.ODA = ODAResult{Method: oda.MethodFDDA, OK: err == nil, Err: err}
-	if err == nil {
+	if !online {
 		return Approved, s.end(Approved, "", nil)
 	}
-	s.tvr.Set(tags.TVRDDAFailed)
-	switch {
-	case len(ctq) == 2 && ctq[0]&ctqOnlineIfODA != 0 && online:
-		return OnlineRequest, s.end(OnlineRequest, "offline data authentication failed", nil)
-	case len(ctq) == 2 && ctq[0]&ctqSwitchIfODA != 0:
-		return TryAnotherInterface, s.end(TryAnotherInterface, "offline data authentication failed", nil)
+	if !canOnline {
+		return Declined, s.end(Declined, "card wants to go online; the terminal cannot", nil)
 	}
-	return Declined, s.end(Declined, "offline data authentication failed", nil)
+	return OnlineRequest, s.end(OnlineRequest, reason, nil)
 }
 
 // cryptogramType3 reads 9F27, or when the card leaves it out, the
@@ -168,35 +191,41 @@ func (s *session) cryptogramType3() (CryptogramType, bool) {
 }
 
 // cvm3 decides the CVM from the TTQ the reader sent and the card's CTQ
-// (Book C-3 §5.7), and reports false when no acceptable CVM exists: a
-// phone claiming CDCVM on an offline cryptogram must repeat the claim in
-// the signed card authentication data 9F69.
-func cvm3(ttq, ctq, cardAuth []byte, ctype CryptogramType) (CVM, bool) {
+// (Book C-3 §5.7): online PIN, then CDCVM, then signature. online reports
+// an online PIN, which takes the tap online whatever the cryptogram; ok is
+// false when no acceptable CVM exists. A phone claiming CDCVM must repeat
+// the claim in the card authentication related data 9F69 when it sends
+// it (fDDA signs 9F69); without 9F69 only an online cryptogram vouches for
+// the claim.
+func cvm3(ttq, ctq, cardAuth []byte, ctype CryptogramType) (cvm CVM, online, ok bool) {
 	cvmRequired := ttq[1]&ttqCVMRequired != 0
 	if len(ctq) == 2 {
 		switch {
-		case ctq[1]&ctqCDCVM != 0:
-			if ctype == ARQC || (len(cardAuth) >= 7 && bytes.Equal(cardAuth[5:7], ctq)) {
-				return CVMCDCVM, true
-			}
-			return CVMFailed, false
 		case ctq[0]&ctqOnlinePIN != 0 && ttq[0]&ttqOnlinePIN != 0:
-			return CVMOnlinePIN, ctype != TC
+			return CVMOnlinePIN, true, true
+		case ctq[1]&ctqCDCVM != 0:
+			switch {
+			case len(cardAuth) > 0 && (len(cardAuth) < 7 || !bytes.Equal(cardAuth[5:7], ctq)):
+				return CVMFailed, false, false
+			case len(cardAuth) == 0 && ctype != ARQC:
+				return CVMFailed, false, false
+			}
+			return CVMCDCVM, false, true
 		case ctq[0]&ctqSignature != 0 && ttq[0]&ttqSignature != 0:
-			return CVMSignature, true
+			return CVMSignature, false, true
 		}
 	} else if cvmRequired {
 		switch {
 		case ttq[0]&ttqSignature != 0:
-			return CVMSignature, true
-		case ttq[0]&ttqOnlinePIN != 0 && ctype == ARQC:
-			return CVMOnlinePIN, true
+			return CVMSignature, false, true
+		case ttq[0]&ttqOnlinePIN != 0:
+			return CVMOnlinePIN, true, true
 		}
 	}
 	if cvmRequired {
-		return CVMFailed, false
+		return CVMFailed, false, false
 	}
-	return CVMNone, true
+	return CVMNone, false, true
 }
 
 // verifyFDDA checks the fDDA signature of an offline qVSDC approval.

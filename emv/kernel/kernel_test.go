@@ -22,6 +22,8 @@ func TestKernel3(t *testing.T) {
 		cvm    CVM
 		err    error
 		msg    Message
+		// noContact clears the TTQ's contact chip bit.
+		noContact bool
 	}{
 		{name: "online ARQC", amount: 1000, card: visaCard(visaGPO(0x80)...),
 			status: OnlineRequest, cvm: CVMNone},
@@ -49,11 +51,25 @@ func TestKernel3(t *testing.T) {
 		{name: "missing cryptogram", amount: 1000,
 			card:   visaCard(obj(0x82, h("0040")), obj(0x57, h(track2)), obj(0x9F36, h("0001")), obj(0x9F10, h("06010A03A00000"))),
 			status: EndApplication, err: ErrCardData},
+		{name: "TC above the floor limit goes online", amount: 6000, card: visaCard(visaGPO(0x40)...),
+			status: OnlineRequest},
+		{name: "expired by track 2 declines", amount: 1000,
+			card:   visaCard(expiredGPO(0x40)...),
+			status: Declined},
+		{name: "expired goes online when the card says so", amount: 1000,
+			card:   visaCard(expiredGPO(0x40, obj(0x9F6C, h("0800")))...),
+			status: OnlineRequest},
+		{name: "TC without fDDA declines when the reader has no contact chip", amount: 1000, noContact: true,
+			card:   visaCard(visaGPO(0x40, obj(0x9F6C, h("1000")))...),
+			status: Declined},
 		{name: "over the contactless limit", amount: 1000000, card: visaCard(visaGPO(0x80)...),
 			status: TryAnotherInterface, err: ErrNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testKernel(t, "us-shop")
+			if tc.noContact {
+				k.Config.AIDs[0].TTQ[0] &^= ttqContact
+			}
 			out, err := k.Run(context.Background(), tc.card, Transaction{Amount: tc.amount})
 			if out.Status != tc.status || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
 				t.Fatalf("got %v, %v; want %v, %v", out, err, tc.status, tc.err)
@@ -71,18 +87,25 @@ func TestKernel3(t *testing.T) {
 
 // TestTTQ checks the per-transaction TTQ bits the entry point sets.
 func TestTTQ(t *testing.T) {
+	statusCheck := func(a *AIDConfig) { a.StatusCheck = true }
 	for _, tc := range []struct {
 		name   string
 		amount int64
+		conf   func(*AIDConfig)
 		ttq    string
 	}{
-		{"below floor and CVM limits", 1000, "36004000"},
-		{"above floor limit", 6000, "36804000"},
-		{"at CVM limit", 10000, "36C04000"},
-		{"zero amount goes online", 0, "36804000"},
+		{"below floor and CVM limits", 1000, nil, "36004000"},
+		{"above floor limit", 6000, nil, "36804000"},
+		{"at CVM limit", 10000, nil, "36C04000"},
+		{"zero amount goes online", 0, nil, "36804000"},
+		{"status check of one dollar goes online", 100, statusCheck, "36804000"},
+		{"one cent is no status check", 1, statusCheck, "36004000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testKernel(t, "us-shop")
+			if tc.conf != nil {
+				tc.conf(&k.Config.AIDs[0])
+			}
 			c := visaCard(visaGPO(0x80)...)
 			if _, err := k.Run(context.Background(), c, Transaction{Amount: tc.amount}); err != nil {
 				t.Fatal(err)
@@ -119,6 +142,8 @@ func TestEntryPoint(t *testing.T) {
 		status Status
 		err    error
 		aid    string
+		// offlineOnly sets the TTQ's offline-only reader bit.
+		offlineOnly bool
 	}{
 		{name: "priority picks Visa over Mastercard", card: visa(mcFirst, nil), status: OnlineRequest, aid: visaAID},
 		{name: "unknown applications only", card: visa(ppseResp(dirEntry("B012345678", 1)), nil),
@@ -129,6 +154,8 @@ func TestEntryPoint(t *testing.T) {
 			status: EndApplication, err: ErrNoApplication},
 		{name: "zero amount not allowed in China", card: visa(ppseResp(dirEntry(visaAID, 1)), nil), shop: "cn-shop",
 			status: TryAnotherInterface, err: ErrNotAllowed},
+		{name: "zero amount on an offline-only reader", card: visa(ppseResp(dirEntry(visaAID, 1)), nil),
+			offlineOnly: true, status: TryAnotherInterface, err: ErrNotAllowed},
 		{name: "kernel identifier in the directory", shop: "us-shop", status: OnlineRequest, aid: visaAID, amount: 100,
 			card: visa(ppseResp(obj(0x61, obj(0x4F, h(visaAID)), obj(0x9F2A, h("03")))), nil)},
 		{name: "domestic kernel identifier skipped", shop: "us-shop", status: EndApplication, err: ErrNoApplication, amount: 100,
@@ -139,7 +166,11 @@ func TestEntryPoint(t *testing.T) {
 			if shop == "" {
 				shop = "us-shop"
 			}
-			out, err := testKernel(t, shop).Run(context.Background(), tc.card, Transaction{Amount: tc.amount})
+			k := testKernel(t, shop)
+			if tc.offlineOnly {
+				k.Config.AIDs[0].TTQ[0] |= ttqOfflineOnly
+			}
+			out, err := k.Run(context.Background(), tc.card, Transaction{Amount: tc.amount})
 			if out.Status != tc.status || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
 				t.Fatalf("got %v, %v; want %v, %v", out, err, tc.status, tc.err)
 			}
@@ -174,13 +205,15 @@ func TestHostileCards(t *testing.T) {
 		{"removed before PPSE", after(0, func([]byte) ([]byte, error) { return nil, errRemoved }),
 			TryAgain, ErrCommunication, MsgPresentCardAgain},
 		{"removed after SELECT", after(2, func([]byte) ([]byte, error) { return nil, errRemoved }),
-			TryAgain, ErrCommunication, MsgPresentCardAgain},
+			TryAgain, errRemoved, MsgPresentCardAgain}, // the reader's error, kept for the caller
 		{"one-byte answer", after(1, func([]byte) ([]byte, error) { return []byte{0x90}, nil }),
 			TryAgain, ErrCommunication, MsgPresentCardAgain},
 		{"bad TLV in GPO", after(2, func([]byte) ([]byte, error) { return h("7781FF829000"), nil }),
 			EndApplication, ErrCardData, MsgTryAnotherCard},
 		{"GPO unknown status", after(2, func([]byte) ([]byte, error) { return h("6F00"), nil }),
 			EndApplication, &apdu.StatusError{}, MsgTryAnotherCard},
+		{"GPO asks for another interface", after(2, func([]byte) ([]byte, error) { return h("6984"), nil }),
+			TryAnotherInterface, &apdu.StatusError{}, MsgInsertOrSwipe},
 		{"phone asks to see it", after(2, func([]byte) ([]byte, error) { return h("6986"), nil }),
 			TryAgain, &apdu.StatusError{}, MsgSeePhone},
 		{"endless GET RESPONSE", after(0, func([]byte) ([]byte, error) { return h("6101"), nil }),
@@ -299,25 +332,31 @@ func TestCVM3(t *testing.T) {
 		cardAuth string
 		ctype    CryptogramType
 		want     CVM
+		online   bool
 		ok       bool
 	}{
-		{"nothing asked", ttq, "", "", ARQC, CVMNone, true},
-		{"CVM required, no CTQ, signature", "36404000", "", "", TC, CVMSignature, true},
-		{"CVM required, no CTQ, online PIN only", "24404000", "", "", ARQC, CVMOnlinePIN, true},
-		{"CVM required, no CTQ, nothing possible offline", "24404000", "", "", TC, CVMFailed, false},
-		{"CDCVM on ARQC", ttq, "0080", "", ARQC, CVMCDCVM, true},
-		{"CDCVM on TC with signed copy", ttq, "0080", "01AABBCCDD0080", TC, CVMCDCVM, true},
-		{"CDCVM on TC with other copy", ttq, "0080", "01AABBCCDD0000", TC, CVMFailed, false},
-		{"CDCVM on TC without copy", ttq, "0080", "01AABBCCDD", TC, CVMFailed, false},
-		{"online PIN asked", ttq, "8000", "", ARQC, CVMOnlinePIN, true},
-		{"online PIN asked on TC", ttq, "8000", "", TC, CVMOnlinePIN, false},
-		{"online PIN asked, reader lacks it, CVM required", "32404000", "8000", "", ARQC, CVMFailed, false},
-		{"signature asked", ttq, "4000", "", ARQC, CVMSignature, true},
+		{"nothing asked", ttq, "", "", ARQC, CVMNone, false, true},
+		{"CVM required, no CTQ, signature", "36404000", "", "", TC, CVMSignature, false, true},
+		{"CVM required, no CTQ, online PIN only", "24404000", "", "", ARQC, CVMOnlinePIN, true, true},
+		{"CVM required, no CTQ, online PIN takes a TC online", "24404000", "", "", TC, CVMOnlinePIN, true, true},
+		{"CVM required, no CTQ, nothing possible", "20404000", "", "", TC, CVMFailed, false, false},
+		{"CDCVM on ARQC", ttq, "0080", "", ARQC, CVMCDCVM, false, true},
+		{"CDCVM on ARQC with other copy", ttq, "0080", "01AABBCCDD0000", ARQC, CVMFailed, false, false},
+		{"CDCVM on TC with signed copy", ttq, "0080", "01AABBCCDD0080", TC, CVMCDCVM, false, true},
+		{"CDCVM on TC with other copy", ttq, "0080", "01AABBCCDD0000", TC, CVMFailed, false, false},
+		{"CDCVM on TC with short copy", ttq, "0080", "01AABBCCDD", TC, CVMFailed, false, false},
+		{"CDCVM on TC without copy", ttq, "0080", "", TC, CVMFailed, false, false},
+		{"online PIN asked", ttq, "8000", "", ARQC, CVMOnlinePIN, true, true},
+		{"online PIN asked on TC", ttq, "8000", "", TC, CVMOnlinePIN, true, true},
+		{"online PIN before CDCVM", ttq, "8080", "", ARQC, CVMOnlinePIN, true, true},
+		{"online PIN asked, reader lacks it, CVM required", "32404000", "8000", "", ARQC, CVMFailed, false, false},
+		{"online PIN asked, reader lacks it, no CVM required", "32004000", "8000", "", ARQC, CVMNone, false, true},
+		{"signature asked", ttq, "4000", "", ARQC, CVMSignature, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := cvm3(h(tc.ttq), h(tc.ctq), h(tc.cardAuth), tc.ctype)
-			if got != tc.want || ok != tc.ok {
-				t.Errorf("got %v %t, want %v %t", got, ok, tc.want, tc.ok)
+			got, online, ok := cvm3(h(tc.ttq), h(tc.ctq), h(tc.cardAuth), tc.ctype)
+			if got != tc.want || online != tc.online || ok != tc.ok {
+				t.Errorf("got %v online=%t ok=%t, want %v %t %t", got, online, ok, tc.want, tc.online, tc.ok)
 			}
 		})
 	}
