@@ -68,12 +68,16 @@ func (s *session) cvm2(c *candidate) {
 		}
 		return false // offline PIN cannot be entered on a contactless tap
 	}
+	// CVM Results name the last rule tried, or 3F 00 when no rule's
+	// condition held (EMV Book 3 §10.5.5).
+	lastMethod, lastCond := byte(0x3F), byte(0x00)
 	for i := 8; i < len(list); i += 2 {
 		code, cond := list[i], list[i+1]
 		method := code & 0x3F
 		if !s.cvmCondition(cond, x, y, supports(method)) {
 			continue
 		}
+		lastMethod, lastCond = method, cond
 		switch method {
 		case cvmFail:
 			s.tvr.Set(tags.TVRCardholderVerificationFail)
@@ -105,7 +109,7 @@ func (s *session) cvm2(c *candidate) {
 		}
 	}
 	s.tvr.Set(tags.TVRCardholderVerificationFail)
-	s.setCVM(CVMFailed, 0x3F, 0x00, 0x01)
+	s.setCVM(CVMFailed, lastMethod, lastCond, 0x01)
 }
 
 // cvmCondition evaluates a CV rule's condition code (EMV Book 3 Annex C3).
