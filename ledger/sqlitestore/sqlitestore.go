@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -20,9 +22,49 @@ import (
 
 // Store is a [ledger.Store] in an SQLite file.
 type Store struct {
-	w     *sql.DB // one connection, BEGIN IMMEDIATE
-	r     *sql.DB
-	stmts map[string]*sql.Stmt // prepared once on the writer's connection
+	w      *sql.DB // one connection, BEGIN IMMEDIATE
+	r      *sql.DB
+	stmts  map[string]*sql.Stmt // prepared once on the writer's connection
+	chunks map[string][]string  // multi-row forms of the INSERTs, by chunkSizes
+	stop   chan struct{}
+	done   chan struct{}
+
+	closeOnce sync.Once
+}
+
+// writerDriver is go-sqlite3 with automatic checkpoints off: the writer
+// commits only its own transaction, and a background goroutine copies the
+// WAL back into the database (see checkpoints).
+const writerDriver = "sqlite3-ledger-writer"
+
+var registerOnce sync.Once
+
+func registerWriter() {
+	registerOnce.Do(func() {
+		sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+			return err
+		}})
+	})
+}
+
+// checkpointEvery is how often the WAL is copied back into the database.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpoints runs passive checkpoints, which never block the writer,
+// until Close.
+func (s *Store) checkpoints() {
+	defer close(s.done)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // Open opens or creates the database at path and brings its schema up to
@@ -35,7 +77,8 @@ func Open(path string) (*Store, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_cache_size", "-65536") // KiB: keep the hot index pages in memory
 	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
+	registerWriter()
+	w, err := sql.Open(writerDriver, dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -47,7 +90,9 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, stmts: make(map[string]*sql.Stmt)}
+	s := &Store{w: w, r: r, stmts: make(map[string]*sql.Stmt), chunks: make(map[string][]string),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.checkpoints()
 	if err := s.migrate(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
@@ -62,7 +107,18 @@ func Open(path string) (*Store, error) {
 // prepare prepares the writer's hot statements once, on its only
 // connection; transactions then reuse them without preparing again.
 func (s *Store) prepare() error {
+	qs := hotQueries
 	for _, q := range hotQueries {
+		if !strings.HasPrefix(q, "INSERT") {
+			continue
+		}
+		for _, n := range chunkSizes {
+			m := multiRow(q, n)
+			s.chunks[q] = append(s.chunks[q], m)
+			qs = append(qs, m)
+		}
+	}
+	for _, q := range qs {
 		st, err := s.w.Prepare(q)
 		if err != nil {
 			return fmt.Errorf("preparing %q: %w", q, err)
@@ -70,6 +126,16 @@ func (s *Store) prepare() error {
 		s.stmts[q] = st
 	}
 	return nil
+}
+
+// chunkSizes are the row counts of the multi-row forms of the INSERTs, in
+// decreasing order: a batch's rows go in as few statements as possible.
+var chunkSizes = []int{32, 8}
+
+// multiRow turns an INSERT of one row into an INSERT of n rows.
+func multiRow(q string, n int) string {
+	i := strings.LastIndex(q, "VALUES ") + len("VALUES ")
+	return q[:i] + strings.Repeat(q[i:]+", ", n-1) + q[i:]
 }
 
 // stmt returns a statement for a query in the transaction.
@@ -114,6 +180,10 @@ func (s *Store) migrate() error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	// A last full checkpoint leaves a small WAL behind.
+	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	for _, st := range s.stmts {
 		st.Close()
 	}
@@ -342,11 +412,34 @@ func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(
 	if n == 0 {
 		return nil
 	}
+	i := 0
+	for k, q := range t.s.chunks[query] {
+		size := chunkSizes[k]
+		if n-i < size {
+			continue
+		}
+		st, err := t.stmt(ctx, q)
+		if err != nil {
+			return err
+		}
+		for ; n-i >= size; i += size {
+			var all []any
+			for j := i; j < i+size; j++ {
+				all = append(all, args(j)...)
+			}
+			if _, err := st.ExecContext(ctx, all...); err != nil {
+				return mapErr(err)
+			}
+		}
+	}
+	if i == n {
+		return nil
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
 	}
-	for i := range n {
+	for ; i < n; i++ {
 		if _, err := st.ExecContext(ctx, args(i)...); err != nil {
 			return mapErr(err)
 		}
