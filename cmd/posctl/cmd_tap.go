@@ -268,6 +268,7 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	offlineOnly := fs.Bool("offline-only", false, "do not contact the ledger: offline decisions only")
 	asJSON := fs.Bool("json", false, "print JSON")
 	printReceipt := fs.Bool("receipt", false, "print the receipt too")
+	qrFile := fs.String("qr", "", "write the e-receipt link's QR code to `FILE` (PNG)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for a card")
 	onlineTimeout := fs.Duration("online-timeout", 1500*time.Millisecond, "how long to wait for the ledger's answer")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -366,6 +367,12 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 		res.Receipt.WriteText(stdout)
 	}
+	if *qrFile != "" && res != nil && res.Receipt != nil && res.Receipt.Link != "" {
+		if err := writeQR(*qrFile, res.Receipt.Link); err != nil {
+			fmt.Fprintf(stderr, "posctl tap: %v\n", err)
+			return 1
+		}
+	}
 	return code
 }
 
@@ -397,4 +404,21 @@ func writeTapText(w io.Writer, r tapReport) {
 	line("decline_reason", r.DeclineReason)
 	line("receipt_link", r.Receipt)
 	line("error", r.Error)
+}
+
+// writeQR writes the QR code of link as a PNG file.
+func writeQR(path, link string) error {
+	q, err := receipt.EncodeQR(link)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := q.WritePNG(f, 4); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -152,7 +152,11 @@ func goldenFile(t *testing.T, name, got string) {
 func TestShopDay(t *testing.T) {
 	s := newShop(t)
 
-	online, code := s.tap("visa-credit", "12.50")
+	qr := filepath.Join(s.dir, "receipt.png")
+	online, code := s.tap("visa-credit", "12.50", "--qr", qr)
+	if st, err := os.Stat(qr); err != nil || st.Size() == 0 {
+		t.Fatalf("no QR code written: %v", err)
+	}
 	if code != 0 || online.Outcome != "ONLINE_REQUEST" || online.Result != "APPROVED" || online.ApprovalCode == "" ||
 		online.Kernel != 3 || online.AID != "A0000000031010" || online.PAN != "476173******0010" ||
 		online.CryptogramType != "ARQC" || online.APDUs == 0 || online.IssuerAuth == "" {

@@ -1,8 +1,9 @@
 // Package receipt prints what a card receipt carries — merchant, date and
 // time, masked PAN, application label and AID, CVM, TVR and TSI, ATC,
 // approval code or "OFFLINE APPROVED", amount and currency — as text, and
-// makes the e-receipt link a shopper can scan. It also parses and formats
-// amounts in minor units for a currency, without floating point.
+// makes the e-receipt link a shopper can scan, with a small QR encoder to
+// show it as a code (text or PNG). It also parses and formats amounts in
+// minor units for a currency, without floating point.
 //
 // A receipt never holds a full PAN: the caller hands it the masked one.
 package receipt
