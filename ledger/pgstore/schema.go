@@ -120,4 +120,63 @@ CREATE TABLE api_keys (
 	created_at BIGINT NOT NULL
 );
 `,
+	// 2: chat checkout (ledger/chat.go): catalog, mandates and their uses,
+	// checkout sessions, wallet owner keys.
+	`
+CREATE TABLE catalog_items (
+	merchant_id TEXT NOT NULL,
+	sku TEXT NOT NULL,
+	name TEXT NOT NULL,
+	price BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	stock BIGINT NOT NULL CHECK (stock >= 0),
+	PRIMARY KEY (merchant_id, sku)
+);
+CREATE TABLE mandates (
+	id TEXT PRIMARY KEY,
+	wallet_id TEXT NOT NULL REFERENCES accounts(id),
+	agent_key_id TEXT NOT NULL,
+	currency TEXT NOT NULL,
+	max_per_purchase BIGINT NOT NULL,
+	budget BIGINT NOT NULL,
+	period_us BIGINT NOT NULL,
+	merchants TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	status TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+CREATE INDEX mandates_wallet ON mandates(wallet_id, created_at);
+CREATE TABLE mandate_uses (
+	id TEXT PRIMARY KEY,
+	mandate_id TEXT NOT NULL REFERENCES mandates(id),
+	session_id TEXT NOT NULL UNIQUE,
+	auth_id TEXT NOT NULL,
+	amount BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	confirmed BOOLEAN NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX mandate_uses_mandate ON mandate_uses(mandate_id, created_at);
+CREATE TABLE checkout_sessions (
+	id TEXT PRIMARY KEY,
+	agent_key_id TEXT NOT NULL,
+	mandate_id TEXT NOT NULL REFERENCES mandates(id),
+	wallet_id TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	items TEXT NOT NULL,
+	amount BIGINT NOT NULL,
+	currency TEXT NOT NULL,
+	status TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	confirmation_code TEXT NOT NULL,
+	authorization_id TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+CREATE TABLE wallet_owner_keys (
+	key_id TEXT PRIMARY KEY REFERENCES api_keys(id),
+	wallet_id TEXT NOT NULL REFERENCES accounts(id)
+);
+`,
 }

@@ -51,7 +51,7 @@ func (c *Clock) Advance(d time.Duration) {
 type Env struct {
 	URL      string // of the HTTP server
 	Ledger   *ledger.Ledger
-	Store    *sqlitestore.Store
+	Store    ledger.Store
 	Service  *checkout.Service
 	Clock    *Clock
 	Merchant ledger.Merchant
@@ -72,6 +72,9 @@ type Options struct {
 	MaxPerPurchase int64 // of the mandate; default 20_00
 	Budget         int64 // of the mandate per day; default 50_00
 	Catalog        []ledger.CatalogItem
+	// Store is the ledger's store; default a new SQLite file. Start
+	// does not close it.
+	Store ledger.Store
 }
 
 // DefaultCatalog is the merchant's catalog unless Options say otherwise;
@@ -98,11 +101,15 @@ func Start(t testing.TB, o Options) *Env {
 		o.Catalog = DefaultCatalog
 	}
 	ctx := context.Background()
-	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
+	store := o.Store
+	if store == nil {
+		s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "ledger.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		store = s
 	}
-	t.Cleanup(func() { store.Close() })
 	clock := &Clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: []byte(strings.Repeat("k", 32)),
