@@ -31,7 +31,10 @@ type Transceiver interface {
 // failed; test with errors.Is.
 var (
 	// ErrCommunication: the card did not answer, answered garbage at the
-	// transport level, or left the field. The outcome is Try Again.
+	// transport level, or left the field. The outcome is Try Again. The
+	// error also wraps the Transceiver's, so a caller can tell a card
+	// that left (its reader's removal error) from a silent one (the
+	// context's error).
 	ErrCommunication = errors.New("card communication failed")
 	// ErrCardData: the card's data is malformed, inconsistent or missing
 	// a mandatory object.
