@@ -149,22 +149,24 @@ func bcdString(digits string) []byte {
 }
 
 // panDigits returns the PAN from 5A, or from track 2 (57) when 5A is
-// absent, as digits; "" when neither parses.
+// absent, as digits; "" when neither parses or the two disagree (a card
+// must not name two accounts).
 func (s *session) panDigits() string {
-	if v := s.cardData[0x5A]; len(v) > 0 {
-		d := strings.TrimRight(strings.ToUpper(fmt.Sprintf("%X", v)), "F")
-		if isDigits(d) {
-			return d
-		}
-		return ""
-	}
+	var t2 string
 	if v := s.cardData[0x57]; len(v) > 0 {
 		pan, _, ok := strings.Cut(fmt.Sprintf("%X", v), "D")
 		if ok && isDigits(pan) {
-			return pan
+			t2 = pan
 		}
 	}
-	return ""
+	if v := s.cardData[0x5A]; len(v) > 0 {
+		d := strings.TrimRight(strings.ToUpper(fmt.Sprintf("%X", v)), "F")
+		if !isDigits(d) || (len(s.cardData[0x57]) > 0 && d != t2) {
+			return ""
+		}
+		return d
+	}
+	return t2
 }
 
 // expiry returns YYMM from 5F24, or from track 2.

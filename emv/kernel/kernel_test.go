@@ -62,6 +62,9 @@ func TestKernel3(t *testing.T) {
 		{name: "TC without fDDA declines when the reader has no contact chip", amount: 1000, noContact: true,
 			card:   visaCard(visaGPO(0x40, obj(0x9F6C, h("1000")))...),
 			status: Declined},
+		{name: "PAN and track 2 disagree", amount: 1000,
+			card:   visaCard(visaGPO(0x80, obj(0x5A, h("5413330089601034")))...),
+			status: EndApplication, err: ErrCardData},
 		{name: "over the contactless limit", amount: 1000000, card: visaCard(visaGPO(0x80)...),
 			status: TryAnotherInterface, err: ErrNotAllowed},
 	} {
