@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"tappos/offline"
 	"tappos/terminal/batch"
 	"tappos/terminal/receipt"
 )
@@ -93,7 +94,7 @@ func (c *Client) lookupItems(ctx context.Context, items []batch.Item) (batch.Hos
 		}
 		a, ok := auths[it.AuthorizationID]
 		if !ok {
-			got, err := c.Authorization(ctx, it.AuthorizationID)
+			got, err := c.lookupRetrying(ctx, it.AuthorizationID)
 			switch {
 			case errors.Is(err, ErrNotFound):
 			case err != nil:
@@ -125,6 +126,24 @@ func (c *Client) lookupItems(ctx context.Context, items []batch.Item) (batch.Hos
 		hv.Items = append(hv.Items, h)
 	}
 	return hv, nil
+}
+
+// lookupRetrying reads an authorization, waiting and retrying while the
+// ledger is busy: a batch of many items meets its per-key rate limit.
+func (c *Client) lookupRetrying(ctx context.Context, id string) (Authorization, error) {
+	for attempt := 1; ; attempt++ {
+		a, err := c.Authorization(ctx, id)
+		if err == nil || !errors.Is(err, offline.ErrUnavailable) || attempt == 8 {
+			return a, err
+		}
+		t := time.NewTimer(time.Duration(attempt) * 250 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return a, err
+		case <-t.C:
+		}
+	}
 }
 
 // currency finds a currency by its alphabetic code; an unknown one is

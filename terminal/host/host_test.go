@@ -227,3 +227,31 @@ func TestCloseBatchEndpoint(t *testing.T) {
 		t.Fatalf("reconciliation %+v", r)
 	}
 }
+
+// The lookup fallback waits out the ledger's rate limit.
+func TestLookupRetries(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		if calls++; calls < 3 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"code":"rate_limited","message":"slow down"}}`)
+			return
+		}
+		io.WriteString(w, `{"id":"au_1","terminal_txn_id":"T-1","amount":1250,"currency":"CNY","status":"approved"}`)
+	}))
+	defer srv.Close()
+	cny, _ := receipt.LookupCurrency("CNY")
+	items := []batch.Item{{Key: "T-1", Type: batch.Purchase, Amount: 1250, Currency: cny, AuthorizationID: "au_1"}}
+	c := &Client{BaseURL: srv.URL}
+	hv, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 1, Items: items})
+	if err != nil || len(hv.Items) != 1 || calls != 3 {
+		t.Fatalf("CloseBatch = %+v, %v after %d calls", hv, err, calls)
+	}
+	if r := batch.Reconcile(1, items, hv); !r.Balanced() {
+		t.Fatalf("not balanced: %+v", r)
+	}
+}
