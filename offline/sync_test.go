@@ -203,3 +203,50 @@ func TestSyncPartialAnswers(t *testing.T) {
 		t.Errorf("Drain = %+v, %v, waits %v", rep, err, sl.waits)
 	}
 }
+
+// signalForwarder accepts everything and reports each call.
+type signalForwarder struct{ calls chan int }
+
+func (s *signalForwarder) Forward(ctx context.Context, b []Outgoing) ([]Result, error) {
+	out := make([]Result, len(b))
+	for i, o := range b {
+		out[i] = Result{TxnID: o.TxnID, State: StateAccepted}
+	}
+	s.calls <- len(b)
+	return out, nil
+}
+
+func TestSyncRun(t *testing.T) {
+	q, _ := openTest(t, newClock(), &Limits{})
+	mustEnqueue(t, q, tap("first", testPANs[0], 100))
+	fw := &signalForwarder{calls: make(chan int, 10)}
+	s := newSyncer(q, fw, 10, &noSleep{})
+	// The idle wait says it is idle and blocks until a kick, whatever
+	// the interval.
+	idle := make(chan struct{}, 10)
+	s.Sleep = func(ctx context.Context, d time.Duration) error {
+		idle <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	kick := make(chan struct{})
+	done := make(chan struct{})
+	go func() { s.Run(ctx, kick, time.Hour); close(done) }()
+
+	if n := <-fw.calls; n != 1 {
+		t.Fatalf("first drain sent %d", n)
+	}
+	<-idle
+	mustEnqueue(t, q, tap("second", testPANs[1], 100))
+	mustEnqueue(t, q, tap("third", testPANs[2], 100))
+	kick <- struct{}{}
+	if n := <-fw.calls; n != 2 {
+		t.Fatalf("drain after kick sent %d", n)
+	}
+	cancel()
+	<-done
+	if st, _ := q.Status(context.Background()); st.Unsent != 0 || st.Accepted != 3 {
+		t.Errorf("status %+v", st)
+	}
+}
