@@ -449,12 +449,22 @@ func (t *Terminal) ResolvePending(ctx context.Context) (int, error) {
 
 // NoteSynced copies what the ledger answered for synced offline items
 // into the journal: the authorization id (needed for refunds, voids and
-// reconciliation) or the reason it was declined on sync.
+// reconciliation) or the reason it was declined on sync. An item the
+// journal lacks (the terminal stopped between the queue's commit and the
+// journal's) is added to it.
 func (t *Terminal) NoteSynced(ctx context.Context, items []offline.Item) error {
 	for _, it := range items {
 		r, err := t.Journal.Get(ctx, it.TxnID)
 		if errors.Is(err, batch.ErrNotFound) {
-			continue // queued by another terminal program
+			cur := t.Currency
+			if cur.Alpha != it.Currency {
+				if cur, err = receipt.LookupCurrency(it.Currency); err != nil {
+					cur = receipt.Currency{Alpha: it.Currency, Exponent: 2}
+				}
+			}
+			r, err = t.Journal.Add(ctx, batch.Record{TxnID: it.TxnID, Type: batch.Purchase, Status: batch.OfflineApproved,
+				Offline: true, Amount: it.Amount, Currency: cur, MaskedPAN: it.MaskedPAN, ApprovalCode: "OFFLINE",
+				Reason: "recovered from the offline queue"})
 		}
 		if err != nil {
 			return err

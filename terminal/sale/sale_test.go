@@ -511,6 +511,14 @@ func TestCrashRecovery(t *testing.T) {
 	// Two minutes later it was interrupted: reversed.
 	now := r.t.Now
 	r.t.Now = func() time.Time { return now().Add(2 * time.Minute) }
+	// An offline approval the queue committed but the journal never saw.
+	if err := r.t.NoteSynced(ctx, []offline.Item{{TxnID: "CN000001-lost", Amount: 700, Currency: "CNY",
+		MaskedPAN: "476173******0028", State: offline.StateAccepted, AuthorizationID: "au_9"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.t.Journal.Get(ctx, "CN000001-lost"); err != nil || got.Status != batch.OfflineApproved || got.AuthorizationID != "au_9" || got.Currency != cny {
+		t.Fatalf("recovered offline sale: %+v, %v", got, err)
+	}
 	n, err := r.t.ResolvePending(ctx)
 	if n != 1 || !errors.Is(err, ErrHostUnavailable) {
 		t.Fatalf("ResolvePending = %d, %v", n, err)
