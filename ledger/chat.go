@@ -160,16 +160,14 @@ type ChatStore interface {
 	OwnerKeyWallet(ctx context.Context, keyID string) (string, error)
 }
 
-func (l *Ledger) chatStore() (ChatStore, error) {
+// ChatStore returns the ledger's store as a [ChatStore].
+func (l *Ledger) ChatStore() (ChatStore, error) {
 	cs, ok := l.store.(ChatStore)
 	if !ok {
 		return nil, ErrChatUnsupported
 	}
 	return cs, nil
 }
-
-// ChatStore returns the ledger's store as a [ChatStore].
-func (l *Ledger) ChatStore() (ChatStore, error) { return l.chatStore() }
 
 // PutCatalogItem adds or replaces an item of a merchant's catalog.
 func (l *Ledger) PutCatalogItem(ctx context.Context, it CatalogItem) error {
@@ -356,7 +354,7 @@ func (l *Ledger) GrantMandate(ctx context.Context, idem *Idempotency, r MandateR
 	if err != nil || res.Outcome == OutcomeRejected {
 		return Mandate{}, res, err
 	}
-	cs, err := l.chatStore()
+	cs, err := l.ChatStore()
 	if err != nil {
 		return Mandate{}, res, err
 	}
@@ -382,7 +380,7 @@ func (l *Ledger) submitChat(ctx context.Context, idem *Idempotency, c *chatOp) (
 	if err := checkID("checkout_session_id", c.sessionID); err != nil {
 		return CheckoutSession{}, Result{}, err
 	}
-	cs, err := l.chatStore()
+	cs, err := l.ChatStore()
 	if err != nil {
 		return CheckoutSession{}, Result{}, err
 	}

@@ -20,7 +20,7 @@ import (
 
 // withChat mounts the checkout API and the MCP endpoint (/mcp) next to
 // the ledger API. publicURL is where shoppers confirm purchases. A store
-// without chat checkout (PostgreSQL, for now) serves the ledger API only.
+// without chat checkout serves the ledger API only.
 func withChat(l *ledger.Ledger, ledgerAPI http.Handler, publicURL string, log *slog.Logger) (http.Handler, error) {
 	svc, err := checkout.New(l, nil)
 	if errors.Is(err, ledger.ErrChatUnsupported) {

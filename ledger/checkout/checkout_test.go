@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"tappos/ledger"
 	"tappos/ledger/checkout"
 	"tappos/ledger/checkout/checkouttest"
 )
@@ -52,4 +53,51 @@ func FuzzSessionBody(f *testing.F) {
 		}
 		e.Verify(t)
 	})
+}
+
+// TestCompleteRechecks changes the catalog between a session's creation
+// and its completion: the completion prices and counts again.
+func TestCompleteRechecks(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  ledger.CatalogItem // of COF-250, between create and complete
+		status  int
+		reason  string
+		session string // its status after the completion
+		amount  int64
+	}{
+		{"Unchanged", ledger.CatalogItem{Price: 12_50, Stock: 10}, http.StatusOK, "", ledger.SessionCompleted, 12_50},
+		{"PriceChanged", ledger.CatalogItem{Price: 13_00, Stock: 10}, http.StatusConflict, ledger.ReasonPriceChanged, ledger.SessionReady, 13_00},
+		{"SoldOut", ledger.CatalogItem{Price: 12_50, Stock: 0}, http.StatusOK, ledger.ReasonOutOfStock, ledger.SessionNotReady, 12_50},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := checkouttest.Start(t, checkouttest.Options{})
+			var created checkout.Response
+			if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions", "c", checkout.SessionRequest{WalletID: e.Wallet.ID,
+				MerchantID: e.Merchant.ID, Items: []ledger.ItemRequest{{SKU: "COF-250", Quantity: 1}}}, &created); s != http.StatusOK {
+				t.Fatalf("create: HTTP %d", s)
+			}
+			id := created.Object.(map[string]any)["id"].(string)
+			it := tt.change
+			it.MerchantID, it.SKU, it.Name, it.Currency = e.Merchant.ID, "COF-250", "Espresso beans 250 g", "EUR"
+			if err := e.Ledger.PutCatalogItem(context.Background(), it); err != nil {
+				t.Fatal(err)
+			}
+			var done checkout.Response
+			status := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id+"/complete", "p", struct{}{}, &done)
+			var s ledger.CheckoutSession
+			if st := e.Do(t, e.AgentKey, "GET", "/v1/checkout_sessions/"+id, "", nil, &s); st != http.StatusOK {
+				t.Fatalf("get: HTTP %d", st)
+			}
+			if status != tt.status || done.Result.Reason != tt.reason || s.Status != tt.session || s.Amount != tt.amount {
+				t.Errorf("HTTP %d %+v, session %s %d; want %d %q %s %d", status, done.Result, s.Status, s.Amount,
+					tt.status, tt.reason, tt.session, tt.amount)
+			}
+			if want := 100_00 - map[bool]int64{true: tt.amount}[tt.session == ledger.SessionCompleted]; e.Balance(t, e.Wallet.ID) != want {
+				t.Errorf("balance %d, want %d", e.Balance(t, e.Wallet.ID), want)
+			}
+			e.Verify(t)
+		})
+	}
 }

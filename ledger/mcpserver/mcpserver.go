@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -30,6 +31,10 @@ type Config struct {
 	Version   string       // of the server, for clients; default "dev"
 }
 
+// sessionTimeout closes MCP sessions idle that long, so that agents that
+// vanish do not hold memory.
+const sessionTimeout = 15 * time.Minute
+
 // New returns the MCP endpoint. Requests without a valid agent key get
 // 401, other keys 403.
 func New(cfg Config) http.Handler {
@@ -46,7 +51,7 @@ func New(cfg Config) http.Handler {
 	})
 	t.register(srv)
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{Logger: cfg.Logger})
+		&mcp.StreamableHTTPOptions{Logger: cfg.Logger, SessionTimeout: sessionTimeout})
 	verify := func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		k, err := cfg.Service.Authenticate(ctx, token)
 		if errors.Is(err, checkout.ErrUnauthorized) {
