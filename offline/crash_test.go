@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tappos/ledger/ledgertest"
 )
 
 // crashEnv carries the queue path to the child process of TestEnqueueCrash.
@@ -28,10 +30,27 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
+	var k int
 	run := os.Getenv(crashEnv + "_RUN")
+	fmt.Sscanf(run, "k%d", &k)
+	var cards []*ledgertest.Card
+	for spec := range strings.SplitSeq(os.Getenv(crashEnv+"_CARDS"), ",") {
+		pan, scheme, _ := strings.Cut(spec, ":")
+		cards = append(cards, &ledgertest.Card{PAN: pan, PSN: 1, Scheme: scheme, IMK: ledgertest.IMK})
+	}
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("%s-%d", run, i)
-		if _, err := q.Enqueue(context.Background(), tap(id, testPANs[i%len(testPANs)], int64(100+i))); err != nil {
+		// Counters advance across runs as a card's would.
+		c := cards[i%len(cards)]
+		c.ATC = k*1000 + i + 1
+		amount := int64(100 + i)
+		emv, err := c.Tap(amount, 978, ledgertest.Options{CID: 0x40})
+		if err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		tp := Tap{TxnID: id, Amount: amount, Currency: "EUR", EMV: emv, CardApprovedOffline: true, ODAPassed: true}
+		if _, err := q.Enqueue(context.Background(), tp); err != nil {
 			fmt.Println("ERROR", err)
 			os.Exit(1)
 		}
@@ -41,13 +60,19 @@ func TestCrashChild(t *testing.T) {
 }
 
 // TestEnqueueCrash kills the tapping process with SIGKILL at random
-// moments and checks after each kill that the queue opens, is intact, and
-// holds every tap that was reported approved.
+// moments, 50 times, then checks that the queue opens, is intact, and holds
+// every tap that was reported approved, and syncs it into the real ledger:
+// each queued tap is booked there exactly once, and the totals agree.
 func TestEnqueueCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
+	r := newRealLedger(t, 4, 1_000_000)
+	var specs []string
+	for _, c := range r.env.Cards {
+		specs = append(specs, c.PAN+":"+c.Scheme)
+	}
 	rnd := rand.New(rand.NewPCG(5, 5))
 	approved := map[string]bool{}
 	var lastOfRun []string // the tap each kill may have cut after its commit
@@ -55,7 +80,7 @@ func TestEnqueueCrash(t *testing.T) {
 	for k := range kills {
 		run := fmt.Sprintf("k%02d", k)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+path, crashEnv+"_RUN="+run)
+		cmd.Env = append(os.Environ(), crashEnv+"="+path, crashEnv+"_RUN="+run, crashEnv+"_CARDS="+strings.Join(specs, ","))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -147,9 +172,14 @@ func TestEnqueueCrash(t *testing.T) {
 			}
 		}
 	}
-	out, err := q.claim(context.Background(), 1<<20)
-	if err != nil || len(out) != len(items) {
-		t.Errorf("unsealing all items: %d of %d, %v", len(out), len(items), err)
+	rep, err := newSyncer(q, r.forwarder(), 200, &noSleep{}).Drain(context.Background(), 1)
+	if err != nil || rep.Answered != len(items) {
+		t.Fatalf("sync: %+v, %v", rep, err)
 	}
-	t.Logf("%d kills, %d taps reported approved, %d committed but cut before the report", kills, len(approved), extra)
+	st, _ := q.Status(context.Background())
+	if st.Accepted != len(items) {
+		t.Errorf("%d of %d items accepted: %+v", st.Accepted, len(items), st)
+	}
+	r.checkBooked(t, q)
+	t.Logf("%d kills, %d taps reported approved, %d committed but cut before the report; all %d booked once", kills, len(approved), extra, len(items))
 }
