@@ -50,7 +50,9 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	inflight map[IdemKey]bool
-	closed   bool
+
+	closeMu sync.RWMutex
+	closed  bool
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -109,13 +111,13 @@ func New(cfg Config) (*Ledger, error) {
 // Close stops the writer after the queued requests are done. It does not
 // close the store.
 func (l *Ledger) Close() error {
-	l.mu.Lock()
+	l.closeMu.Lock()
 	if l.closed {
-		l.mu.Unlock()
+		l.closeMu.Unlock()
 		return nil
 	}
 	l.closed = true
-	l.mu.Unlock()
+	l.closeMu.Unlock()
 	close(l.stop)
 	l.wg.Wait()
 	return nil
@@ -165,14 +167,18 @@ func (l *Ledger) random(b []byte) {
 
 // submit queues an op and waits for its result.
 func (l *Ledger) submit(ctx context.Context, o *op) (Result, error) {
-	l.mu.Lock()
+	// Held while queueing, so that Close cannot slip between the check
+	// and the send and leave the op in a queue nobody drains.
+	l.closeMu.RLock()
 	if l.closed {
-		l.mu.Unlock()
+		l.closeMu.RUnlock()
 		return Result{}, ErrClosed
 	}
+	l.mu.Lock()
 	if o.idem != nil {
 		if l.inflight[o.idem.IdemKey] {
 			l.mu.Unlock()
+			l.closeMu.RUnlock()
 			return Result{}, ErrInFlight
 		}
 		l.inflight[o.idem.IdemKey] = true
@@ -181,7 +187,9 @@ func (l *Ledger) submit(ctx context.Context, o *op) (Result, error) {
 	o.done = make(chan opResult, 1)
 	select {
 	case l.queue <- o:
+		l.closeMu.RUnlock()
 	case <-ctx.Done():
+		l.closeMu.RUnlock()
 		l.release(o)
 		return Result{}, ctx.Err()
 	}

@@ -62,7 +62,9 @@ func TestConcurrency(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			e := NewEnv(t, tt.open(t, tt.servers), 64, 20, 150_000)
+			// Wallets hold about 40% of what the clients try to spend, so that
+			// late purchases are declined.
+			e := NewEnv(t, tt.open(t, tt.servers), 64, 20, int64(15*n))
 			start := time.Now()
 			out, err := e.Mixed(ctx, Mix{Ops: n, Resend: 0.2, Seed: 42})
 			if err != nil {
