@@ -95,9 +95,7 @@ func seedChat(ctx context.Context, l *ledger.Ledger, devKeysPath string, now tim
 			return err
 		}
 	}
-	// The first wallet has a card too: its history shows taps and chat
-	// purchases side by side.
-	k := chatKeys{WalletID: dk.Wallets[0].ID}
+	k := chatKeys{WalletID: chatWallet(dk.Wallets)}
 	agent, agentKey, err := l.CreateAPIKey(ctx, ledger.RoleAgent, "", "")
 	if err != nil {
 		return err
@@ -119,6 +117,20 @@ func seedChat(ctx context.Context, l *ledger.Ledger, devKeysPath string, now tim
 	}
 	printChat(out, k)
 	return nil
+}
+
+// chatWallet picks the demo wallet for chat purchases: one with an
+// ordinary credit card, so that its history shows taps and chat purchases
+// side by side; the first wallet otherwise.
+func chatWallet(ws []devWallet) string {
+	for _, name := range []string{"mastercard-credit", "visa-credit"} {
+		for _, w := range ws {
+			if w.Card == name {
+				return w.ID
+			}
+		}
+	}
+	return ws[0].ID
 }
 
 func printChat(out io.Writer, k chatKeys) {

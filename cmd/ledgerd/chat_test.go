@@ -33,11 +33,24 @@ func TestDevChatWalletHistory(t *testing.T) {
 	}
 	wallet, agentKey := agent[1], agent[2]
 
-	p := profiles[0]
+	// The chat wallet's card, from the wallet lines ledgerd printed.
+	card := regexp.MustCompile(`wallet ` + regexp.QuoteMeta(wallet) + ` EUR \S+ (\S+)`).FindStringSubmatch(out.String())
+	if card == nil {
+		t.Fatalf("chat wallet %s has no card: %s", wallet, out.String())
+	}
+	var p profile
+	for _, q := range profiles {
+		if q.Name == card[1] {
+			p = q
+		}
+	}
+	if p.Name == "" {
+		t.Fatalf("no card profile %s", card[1])
+	}
 	imk, _ := hex.DecodeString(p.IMK)
 	psn, _ := hex.DecodeString(p.PSN)
-	card := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 3}
-	emv, err := card.Tap(4_20, 978, ledgertest.Options{})
+	tapper := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 3}
+	emv, err := tapper.Tap(4_20, 978, ledgertest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set("Authorization", "Bearer "+b.key)
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+// confirmCode finds the confirmation code in complete_checkout's
+// instructions.
+var confirmCode = regexp.MustCompile(`confirm code ([0-9A-Z]+)`)
 
 // errNeedsConfirmation is a purchase waiting for the shopper.
 var errNeedsConfirmation = errors.New("the purchase needs the shopper's confirmation")
@@ -152,6 +157,11 @@ func chatBuy(ctx context.Context, out io.Writer, base, key, wallet, merchant, sk
 	}
 	fmt.Fprintf(out, "checkout %s: %d x %s = %s (%s)\n", s.Session.ID, qty, sku, formatMoney(s.Session.Amount, s.Session.Currency), s.Session.Status)
 	if err := a.call(ctx, "complete_checkout", map[string]any{"checkout_session_id": s.Session.ID}, &s); err != nil {
+		if m := confirmCode.FindStringSubmatch(err.Error()); m != nil {
+			// Read the instructions as an agent would, and pass them on.
+			fmt.Fprintf(out, "waiting  for the shopper to confirm code %s:\n  posctl chat confirm --ledger %s --key OWNERKEY --session %s --code %s\n",
+				m[1], base, s.Session.ID, m[1])
+		}
 		return err
 	}
 	fmt.Fprintf(out, "paid     %s, authorization %s\n", formatMoney(s.Session.Amount, s.Session.Currency), s.Session.AuthorizationID)

@@ -20,7 +20,7 @@ func TestChatBuy(t *testing.T) {
 		errText string // in stderr
 	}{
 		{"WithinMandate", []string{"--wallet", e.Wallet.ID, "--sku", "COF-250", "--qty", "1"}, 0, "paid     EUR 12.50", ""},
-		{"AboveMandate", []string{"--wallet", e.Wallet.ID, "--sku", "GRD-1"}, 3, "checkout", "confirm code"},
+		{"AboveMandate", []string{"--wallet", e.Wallet.ID, "--sku", "GRD-1"}, 3, "posctl chat confirm", "confirm code"},
 		{"UnknownSKU", []string{"--wallet", e.Wallet.ID, "--sku", "NOPE"}, 1, "", "sells no NOPE"},
 		{"OtherWallet", []string{"--wallet", e.Other.ID, "--sku", "COF-250"}, 1, "", "403"},
 		{"MissingFlags", []string{"--wallet", e.Wallet.ID}, 2, "", "usage:"},
