@@ -20,6 +20,7 @@ const (
 	opReverse
 	opDeposit
 	opExpire
+	opSettle
 	opChat // chat checkout: sessions and mandates (chat_engine.go)
 )
 
@@ -35,9 +36,10 @@ type op struct {
 	authID   string // capture, void, refund, expire
 	txn      TxnRef // reverse
 	merchant string // capture, void, refund, reverse: the acting merchant, "" for admin
-	amount   int64  // capture, refund, deposit
+	amount   int64  // capture, refund, deposit, settle
+	count    int    // settle
 	walletID string // deposit
-	currency string // deposit
+	currency string // deposit, settle
 	memo     string // deposit
 	chat     *chatOp
 
@@ -109,6 +111,8 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			q.Txns = append(q.Txns, o.txn)
 		case opCapture, opVoid, opRefund, opExpire:
 			q.IDs = append(q.IDs, o.authID)
+		case opSettle:
+			q.Unsettled = append(q.Unsettled, o.txn.TerminalID)
 		}
 	}
 	recs, err := b.tx.Idempotency(ctx, uniq(keys, func(a, b IdemKey) int {
@@ -137,6 +141,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 	}
 	q.IDs = uniq(q.IDs, cmp.Compare)
 	q.ATCKeys = uniq(q.ATCKeys, cmp.Compare)
+	q.Unsettled = uniq(q.Unsettled, cmp.Compare)
 	q.Txns = uniq(q.Txns, func(a, b TxnRef) int {
 		return cmp.Or(cmp.Compare(a.TerminalID, b.TerminalID), cmp.Compare(a.TxnID, b.TxnID))
 	})
@@ -221,6 +226,8 @@ func (b *batch) apply(o *op) (Result, error) {
 		res = b.deposit(o)
 	case opExpire:
 		res = b.expire(o)
+	case opSettle:
+		res = b.settle(o)
 	case opChat:
 		var err error
 		if res, err = b.chat(o.chat); err != nil {
@@ -534,4 +541,38 @@ func sortedKeys[K cmp.Ordered](m map[K]bool) []K {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// settle closes a terminal's batch in a currency: its unsettled payments
+// get a batch id, and the ledger's count and net total are compared with
+// the terminal's (o.amount, o.count).
+func (b *batch) settle(o *op) Result {
+	id := b.l.newID("bt")
+	var count int
+	var total int64
+	for _, aid := range sortedKeys(b.unsettled(o.txn.TerminalID, o.currency)) {
+		a := b.auths[aid]
+		a.BatchID = id
+		b.touch(a)
+		count++
+		total += a.Captured - a.Refunded
+	}
+	res := Result{Outcome: OutcomeOK, BatchID: id, Count: count, Amount: total, Currency: o.currency}
+	if count != o.count || total != o.amount {
+		res.Reason = ReasonTotalsMismatch
+	}
+	return res
+}
+
+// unsettled returns the ids of a terminal's unsettled payments in a
+// currency, as the batch now sees them.
+func (b *batch) unsettled(terminal, currency string) map[string]bool {
+	ids := make(map[string]bool)
+	for id, a := range b.auths {
+		if a.TerminalID == terminal && a.Currency == currency && a.BatchID == "" &&
+			(a.Status == StatusApproved || a.Status == StatusCaptured) {
+			ids[id] = true
+		}
+	}
+	return ids
 }

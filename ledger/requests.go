@@ -169,6 +169,25 @@ func (l *Ledger) Deposit(ctx context.Context, idem *Idempotency, walletID string
 	return l.submit(ctx, &op{kind: opDeposit, idem: idem, walletID: walletID, amount: amount, currency: currency, memo: memo})
 }
 
+// CloseBatch settles a terminal's batch in a currency: its approved and
+// captured payments not settled yet are settled, after which they can no
+// longer be voided, only refunded. count and amount are the terminal's
+// own totals (amount net of refunds); a difference is reported with the
+// reason totals_mismatch and the ledger's totals.
+func (l *Ledger) CloseBatch(ctx context.Context, idem *Idempotency, merchant, terminal, currency string, count int, amount int64) (Result, error) {
+	if err := checkID("terminal_id", terminal); err != nil {
+		return Result{}, err
+	}
+	if _, ok := CurrencyByAlpha(currency); !ok {
+		return Result{}, fmt.Errorf("%w: unknown currency %q", ErrInvalid, currency)
+	}
+	if count < 0 || amount < -MaxAmount || amount > MaxAmount {
+		return Result{}, fmt.Errorf("%w: bad totals", ErrInvalid)
+	}
+	return l.submit(ctx, &op{kind: opSettle, idem: idem, merchant: merchant, txn: TxnRef{TerminalID: terminal},
+		currency: currency, count: count, amount: amount})
+}
+
 // ExpireHolds releases the holds that ran out, and returns how many.
 func (l *Ledger) ExpireHolds(ctx context.Context) (int, error) {
 	ids, err := l.store.ExpiredHolds(ctx, l.now(), 1000)

@@ -30,6 +30,10 @@ const (
 	ReasonInvalidState   = "invalid_state"   // e.g. void of a captured hold
 	ReasonSettled        = "already_settled" // voids end at settlement
 	ReasonAmountTooLarge = "amount_too_large"
+	// ReasonTotalsMismatch marks a settled batch whose totals differ from
+	// the terminal's: the batch is closed all the same, for the manager
+	// to reconcile.
+	ReasonTotalsMismatch = "totals_mismatch"
 )
 
 // Result is the outcome of a request. It is what an idempotent replay
@@ -48,6 +52,8 @@ type Result struct {
 	MaskedPAN       string `json:"masked_pan,omitempty"`
 	Overdraft       int64  `json:"overdraft,omitempty"`
 	Balance         *int64 `json:"balance,omitempty"` // of a wallet after a deposit
+	BatchID         string `json:"batch_id,omitempty"`
+	Count           int    `json:"count,omitempty"` // payments in a settled batch
 
 	// Replayed is set when the result comes from an earlier request with
 	// the same idempotency key.

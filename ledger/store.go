@@ -73,12 +73,14 @@ type TxnRef struct {
 	TxnID      string
 }
 
-// AuthQuery selects authorizations by id, by terminal transaction, or by
-// the card counter value they used (see [Authorization.ATCKey]).
+// AuthQuery selects authorizations by id, by terminal transaction, by
+// the card counter value they used (see [Authorization.ATCKey]), or as
+// the unsettled payments (approved or captured, no batch) of terminals.
 type AuthQuery struct {
-	IDs     []string
-	Txns    []TxnRef
-	ATCKeys []string
+	IDs       []string
+	Txns      []TxnRef
+	ATCKeys   []string
+	Unsettled []string // terminal ids
 }
 
 // Changes are the writes of one batch.

@@ -112,6 +112,7 @@ func (s *Server) routes() {
 	post("/v1/authorizations/{id}/void", s.void)
 	post("/v1/authorizations/{id}/refunds", s.refund)
 	post("/v1/reversals", s.reverse)
+	post("/v1/batches", s.closeBatch)
 	post("/v1/wallets/{id}/deposits", s.deposit)
 	s.mux.Handle("POST /v1/authorizations/batch", s.authedLimit(maxBatchBody, s.batch))
 	s.mux.Handle("GET /v1/authorizations/{id}", s.authed(s.getAuthorization))

@@ -150,6 +150,9 @@ func TestAccess(t *testing.T) {
 		{"terminal tops up", f.term, "/v1/wallets/" + f.env.Wallets[0].ID + "/deposits", api.DepositRequest{Amount: 1, Currency: "EUR"}, 403},
 		{"admin tops up", f.admin, "/v1/wallets/" + f.env.Wallets[0].ID + "/deposits", api.DepositRequest{Amount: 1, Currency: "EUR"}, 200},
 		{"unknown field", f.term, "/v1/authorizations", map[string]any{"amount": 1, "pan": "x"}, 400},
+		{"another merchant's batch", f.term, "/v1/batches", api.BatchCloseRequest{TerminalID: f.otherTID, Currency: "EUR"}, 403},
+		{"own batch", f.term, "/v1/batches", api.BatchCloseRequest{Currency: "EUR", Count: 1, Amount: 100}, 200},
+		{"void after settlement", f.term, "/v1/authorizations/" + ok.Result.AuthorizationID + "/void", struct{}{}, 409},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

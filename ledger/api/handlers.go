@@ -156,6 +156,31 @@ func (s *Server) reverse(q *request) (ledger.Result, error) {
 	return s.l.Reverse(q.r.Context(), q.idem, merchant, terminal, b.TerminalTxnID)
 }
 
+// BatchCloseRequest is the body of POST /v1/batches: the terminal's own
+// totals of the batch it closes.
+type BatchCloseRequest struct {
+	TerminalID string `json:"terminal_id,omitempty"`
+	Currency   string `json:"currency"`
+	Count      int    `json:"count"`
+	Amount     int64  `json:"amount"` // net of refunds
+}
+
+func (s *Server) closeBatch(q *request) (ledger.Result, error) {
+	var b BatchCloseRequest
+	if err := q.decode(&b); err != nil {
+		return ledger.Result{}, err
+	}
+	terminal := b.TerminalID
+	if terminal == "" {
+		terminal = q.p.TerminalID
+	}
+	merchant, err := s.actFor(q, "", terminal)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	return s.l.CloseBatch(q.r.Context(), q.idem, merchant, terminal, b.Currency, b.Count, b.Amount)
+}
+
 // DepositRequest is the body of POST /v1/wallets/{id}/deposits.
 type DepositRequest struct {
 	Amount   int64  `json:"amount"`

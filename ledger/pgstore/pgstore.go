@@ -212,7 +212,7 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 }
 
 func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger.Authorization, error) {
-	if len(q.IDs)+len(q.Txns)+len(q.ATCKeys) == 0 {
+	if len(q.IDs)+len(q.Txns)+len(q.ATCKeys)+len(q.Unsettled) == 0 {
 		return nil, nil
 	}
 	terms, txns := make([]string, len(q.Txns)), make([]string, len(q.Txns))
@@ -221,7 +221,9 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 	}
 	rows, err := t.tx.Query(ctx, `SELECT `+authCols+` FROM authorizations WHERE id = ANY($1)
 		OR (terminal_id, txn_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-		OR atc_key = ANY($4) ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys)
+		OR atc_key = ANY($4)
+		OR (terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
+		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, q.Unsettled)
 	if err != nil {
 		return nil, err
 	}

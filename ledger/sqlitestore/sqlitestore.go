@@ -368,6 +368,27 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 			return nil, err
 		}
 	}
+	for _, term := range q.Unsettled {
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+authCols+` FROM authorizations
+			WHERE terminal_id = ? AND batch_id = '' AND status IN ('approved', 'captured')`, term)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			a, err := scanAuth(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if !seen[a.ID] {
+				seen[a.ID] = true
+				out = append(out, a)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

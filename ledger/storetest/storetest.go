@@ -407,6 +407,47 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		e.MustVerify(t)
 	})
 
+	t.Run("Settlement", func(t *testing.T) {
+		e := setup(t)
+		p1 := e.Auth(t, ledger.AuthPurchase, "s1", 1_000, Tap(t, e.Cards[0], 1_000, 0x80))
+		p2 := e.Auth(t, ledger.AuthPurchase, "s2", 500, Tap(t, e.Cards[1], 500, 0x80))
+		hold := e.Auth(t, ledger.AuthPreauth, "s3", 700, Tap(t, e.Cards[2], 700, 0x80))
+		if r, _ := e.Ledger.Refund(ctx, nil, e.Merchant.ID, p2.AuthorizationID, 200); r.Outcome != ledger.OutcomeOK {
+			t.Fatalf("refund: %+v", r)
+		}
+		tests := []struct {
+			name   string
+			count  int
+			amount int64
+			reason string
+			want   int // payments in the batch
+		}{
+			{"matching", 2, 1_300, "", 2},
+			{"empty batch, terminal disagrees", 1, 10, ledger.ReasonTotalsMismatch, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r, err := e.Ledger.CloseBatch(ctx, nil, e.Merchant.ID, e.Terminal.ID, "EUR", tt.count, tt.amount)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Outcome != ledger.OutcomeOK || r.Reason != tt.reason || r.Count != tt.want || r.BatchID == "" {
+					t.Errorf("got %+v", r)
+				}
+			})
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, p1.AuthorizationID); r.Reason != ledger.ReasonSettled {
+			t.Errorf("void after settlement: %+v", r)
+		}
+		if r, _ := e.Ledger.Refund(ctx, nil, e.Merchant.ID, p1.AuthorizationID, 1_000); r.Outcome != ledger.OutcomeOK {
+			t.Errorf("refund after settlement: %+v", r)
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, hold.AuthorizationID); r.Status != ledger.StatusVoided {
+			t.Errorf("hold void after settlement: %+v", r)
+		}
+		e.MustVerify(t)
+	})
+
 	t.Run("OfflineOverdraft", func(t *testing.T) {
 		e := setup(t)
 		c, w := e.Cards[0], e.Wallets[0].ID
