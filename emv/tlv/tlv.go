@@ -151,35 +151,68 @@ func decode(b []byte, base, depth int) (List, error) {
 		return nil, &Error{Offset: base, Err: ErrTooDeep}
 	}
 	var out List
-	for i := 0; i < len(b); {
-		if b[i] == 0x00 || b[i] == 0xFF {
-			i++ // padding before, between or after objects
-			continue
-		}
-		tag, n, err := ParseTag(b[i:])
+	if n := count(b); n > 0 {
+		out = make(List, 0, n)
+	}
+	for i := skipPadding(b, 0); i < len(b); i = skipPadding(b, i) {
+		tag, start, end, err := header(b, i)
 		if err != nil {
-			return nil, &Error{Offset: base + i, Err: err}
+			err.Offset += base
+			return nil, err
 		}
-		i += n
-		l, n, err := ParseLength(b[i:])
-		if err != nil {
-			return nil, &Error{Offset: base + i, Tag: tag, Err: err}
-		}
-		i += n
-		if l > len(b)-i {
-			return nil, &Error{Offset: base + i - n, Tag: tag, Err: ErrLengthOverrun}
-		}
-		obj := TLV{Tag: tag, Value: b[i : i+l : i+l]}
+		obj := TLV{Tag: tag, Value: b[start:end:end]}
 		if tag.Constructed() {
-			obj.Children, err = decode(obj.Value, base+i, depth+1)
-			if err != nil {
+			var err error
+			if obj.Children, err = decode(obj.Value, base+start, depth+1); err != nil {
 				return nil, err
 			}
 		}
 		out = append(out, obj)
-		i += l
+		i = end
 	}
 	return out, nil
+}
+
+// count returns how many objects b holds at its top level, up to the first
+// malformed one, so that decode allocates its List once.
+func count(b []byte) int {
+	n := 0
+	for i := skipPadding(b, 0); i < len(b); i = skipPadding(b, i) {
+		_, _, end, err := header(b, i)
+		if err != nil {
+			break
+		}
+		n++
+		i = end
+	}
+	return n
+}
+
+// skipPadding returns the offset of the first byte at or after i that is
+// not 00 or FF padding (allowed before, between and after objects).
+func skipPadding(b []byte, i int) int {
+	for i < len(b) && (b[i] == 0x00 || b[i] == 0xFF) {
+		i++
+	}
+	return i
+}
+
+// header parses the tag and length of the object at b[i:] and returns the
+// tag and the bounds of its value in b. An error's offset is into b.
+func header(b []byte, i int) (tag Tag, start, end int, _ *Error) {
+	tag, n, err := ParseTag(b[i:])
+	if err != nil {
+		return 0, 0, 0, &Error{Offset: i, Err: err}
+	}
+	l, m, err := ParseLength(b[i+n:])
+	if err != nil {
+		return 0, 0, 0, &Error{Offset: i + n, Tag: tag, Err: err}
+	}
+	start = i + n + m
+	if l > len(b)-start {
+		return 0, 0, 0, &Error{Offset: i + n, Tag: tag, Err: ErrLengthOverrun}
+	}
+	return tag, start, start + l, nil
 }
 
 // AppendLength appends the BER encoding of length l to dst.
