@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -105,21 +104,33 @@ func TestQueueStatusAndList(t *testing.T) {
 	})
 }
 
-// queueStubLedger approves every offline booking once per idempotency key.
+// queueStubLedger approves every offline booking once per idempotency
+// key, through the batch endpoint.
 func queueStubLedger(t *testing.T) (*httptest.Server, *int) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	posts := new(int)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		var b struct {
+			Items []struct {
+				Key string `json:"idempotency_key"`
+			} `json:"items"`
+		}
+		if r.URL.Path != "/v1/authorizations/batch" || json.NewDecoder(r.Body).Decode(&b) != nil {
+			http.Error(w, `{"error":{"code":"bad_request"}}`, http.StatusBadRequest)
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		k := r.Header.Get("Idempotency-Key")
-		if !seen[k] {
-			seen[k] = true
-			*posts++
+		var res []string
+		for _, it := range b.Items {
+			if !seen[it.Key] {
+				seen[it.Key] = true
+				*posts++
+			}
+			res = append(res, fmt.Sprintf(`{"status":200,"result":{"outcome":"approved","authorization_id":"au-%s"}}`, it.Key))
 		}
-		fmt.Fprintf(w, `{"outcome":"approved","authorization_id":"au-%s"}`, k)
+		fmt.Fprintf(w, `{"results":[%s]}`, strings.Join(res, ","))
 	}))
 	t.Cleanup(srv.Close)
 	return srv, posts
