@@ -76,20 +76,21 @@ type LineItem struct {
 
 // A Mandate lets an agent key spend from a wallet without asking: up to
 // MaxPerPurchase a purchase, up to Budget within any Period, at the
-// Merchants listed (any if none), until ExpiresAt.
+// Merchants listed (any if none), until ExpiresAt. The checkout API shows
+// it as a checkout.MandateView.
 type Mandate struct {
-	ID             string        `json:"id"`
-	WalletID       string        `json:"wallet_id"`
-	AgentKeyID     string        `json:"agent_key_id"`
-	Currency       string        `json:"currency"`
-	MaxPerPurchase int64         `json:"max_per_purchase"`
-	Budget         int64         `json:"budget"`
-	Period         time.Duration `json:"period"` // 0: the budget is for the mandate's whole life
-	Merchants      []string      `json:"merchants,omitempty"`
-	ExpiresAt      time.Time     `json:"expires_at"`
-	Status         string        `json:"status"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
+	ID             string
+	WalletID       string
+	AgentKeyID     string
+	Currency       string
+	MaxPerPurchase int64
+	Budget         int64
+	Period         time.Duration // 0: the budget is for the mandate's whole life
+	Merchants      []string
+	ExpiresAt      time.Time
+	Status         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // A MandateUse is a purchase charged against a mandate's budget.

@@ -101,3 +101,24 @@ func TestCompleteRechecks(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenAPIServedAndComplete(t *testing.T) {
+	e := checkouttest.Start(t, checkouttest.Options{})
+	resp, err := http.Get(e.URL + "/openapi-checkout.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(b.Bytes(), checkout.OpenAPI) {
+		t.Fatalf("HTTP %d, %d bytes", resp.StatusCode, b.Len())
+	}
+	for _, path := range []string{"/v1/checkout_sessions:", "/v1/checkout_sessions/{id}:", "/v1/checkout_sessions/{id}/complete:",
+		"/v1/checkout_sessions/{id}/cancel:", "/v1/checkout_sessions/{id}/confirm:", "/v1/wallets/{id}/mandates:",
+		"/v1/wallets/{id}/mandates/{mid}/revoke:", "/v1/merchants/{id}/catalog:"} {
+		if !bytes.Contains(checkout.OpenAPI, []byte("\n  "+path+"\n")) {
+			t.Errorf("openapi-checkout.yaml does not describe %s", path)
+		}
+	}
+}

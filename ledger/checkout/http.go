@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"bytes"
+	_ "embed"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,6 +31,7 @@ import (
 //	POST /v1/wallets/{id}/mandates                  wallet owner: grant
 //	POST /v1/wallets/{id}/mandates/{mid}/revoke     wallet owner
 //	GET  /v1/merchants/{id}/catalog?q=              any key
+//	GET  /openapi-checkout.yaml                     this API's description
 //
 // Every POST needs an Idempotency-Key, with the ledger API's rules.
 type Handler struct {
@@ -46,7 +48,13 @@ var Patterns = []string{
 	"/v1/wallets/{id}/mandates",
 	"/v1/wallets/{id}/mandates/",
 	"/v1/merchants/{id}/catalog",
+	"/openapi-checkout.yaml",
 }
+
+// OpenAPI describes the checkout API (OpenAPI 3).
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
 
 // NewHandler returns the HTTP handler of a service.
 func NewHandler(s *Service, log *slog.Logger) *Handler {
@@ -64,6 +72,10 @@ func NewHandler(s *Service, log *slog.Logger) *Handler {
 	h.mux.Handle("POST /v1/wallets/{id}/mandates", h.post(h.grant))
 	h.mux.Handle("POST /v1/wallets/{id}/mandates/{mid}/revoke", h.post(h.revoke))
 	h.mux.Handle("GET /v1/merchants/{id}/catalog", h.authed(h.catalog))
+	h.mux.HandleFunc("GET /openapi-checkout.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(OpenAPI)
+	})
 	return h
 }
 
@@ -287,7 +299,29 @@ func (h *Handler) grant(c *call) (any, ledger.Result, error) {
 	if err != nil || m.ID == "" {
 		return nil, res, err
 	}
-	return m, res, nil
+	return view(m), res, nil
+}
+
+// MandateView is a mandate as the API shows it.
+type MandateView struct {
+	ID             string    `json:"id"`
+	WalletID       string    `json:"wallet_id"`
+	AgentKeyID     string    `json:"agent_key_id"`
+	Currency       string    `json:"currency"`
+	MaxPerPurchase int64     `json:"max_per_purchase"`
+	Budget         int64     `json:"budget"`
+	PeriodSeconds  int64     `json:"period_seconds"`
+	Merchants      []string  `json:"merchants,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func view(m ledger.Mandate) MandateView {
+	return MandateView{ID: m.ID, WalletID: m.WalletID, AgentKeyID: m.AgentKeyID, Currency: m.Currency,
+		MaxPerPurchase: m.MaxPerPurchase, Budget: m.Budget, PeriodSeconds: int64(m.Period / time.Second),
+		Merchants: m.Merchants, ExpiresAt: m.ExpiresAt, Status: m.Status, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
 func (h *Handler) revoke(c *call) (any, ledger.Result, error) {
@@ -301,10 +335,11 @@ func (h *Handler) listMandates(w http.ResponseWriter, r *http.Request, k ledger.
 		h.fail(w, r, err)
 		return
 	}
-	if ms == nil {
-		ms = []ledger.Mandate{}
+	views := make([]MandateView, len(ms))
+	for i, m := range ms {
+		views[i] = view(m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mandates": ms})
+	writeJSON(w, http.StatusOK, map[string]any{"mandates": views})
 }
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, k ledger.APIKey) {

@@ -337,7 +337,7 @@ func TestCheckoutHTTPIdempotency(t *testing.T) {
 	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id(first)+"/complete", "p1", struct{}{}, nil); s != http.StatusConflict {
 		t.Errorf("complete a canceled session: HTTP %d, want 409", s)
 	}
-	var list struct{ Mandates []ledger.Mandate }
+	var list struct{ Mandates []checkout.MandateView }
 	if s := e.Do(t, e.OwnerKey, "GET", "/v1/wallets/"+e.Wallet.ID+"/mandates", "", nil, &list); s != http.StatusOK || len(list.Mandates) != 1 {
 		t.Errorf("list mandates: HTTP %d %+v", s, list)
 	}

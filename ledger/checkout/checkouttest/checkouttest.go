@@ -63,7 +63,7 @@ type Env struct {
 	AgentKey    string
 	Agent       ledger.APIKey
 	OwnerKey    string // of Wallet
-	Mandate     ledger.Mandate
+	Mandate     checkout.MandateView
 }
 
 // Options vary an Env.
@@ -163,7 +163,7 @@ func Start(t testing.TB, o Options) *Env {
 	_, e.OwnerKey, err = l.CreateOwnerKey(ctx, e.Wallet.ID)
 	must(err)
 	var resp struct {
-		Object ledger.Mandate `json:"object"`
+		Object checkout.MandateView `json:"object"`
 	}
 	status := e.Do(t, e.OwnerKey, "POST", "/v1/wallets/"+e.Wallet.ID+"/mandates", "grant-1", checkout.MandateBody{
 		AgentKeyID: e.Agent.ID, MaxPerPurchase: o.MaxPerPurchase, Budget: o.Budget, PeriodSeconds: 24 * 3600,
