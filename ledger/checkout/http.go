@@ -2,9 +2,9 @@ package checkout
 
 import (
 	"bytes"
-	_ "embed"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
