@@ -61,6 +61,8 @@ type Tx interface {
 	// Apply writes the changes of a batch.
 	Apply(ctx context.Context, c *Changes) error
 
+	// CreateMerchant, CreateTerminal, CreateCredential and CreateAPIKey
+	// add the rows the ledger's admin operations make.
 	CreateMerchant(ctx context.Context, m Merchant) error
 	CreateTerminal(ctx context.Context, t Terminal) error
 	CreateCredential(ctx context.Context, c Credential) error
