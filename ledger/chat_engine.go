@@ -271,7 +271,7 @@ func (w *chatBatch) charge(s *CheckoutSession, confirmed bool) (Result, error) {
 		}
 		return sessionResult(s, OutcomeDeclined, r), nil
 	}
-	amount, status := s.Amount, s.Status
+	amount, status, code := s.Amount, s.Status, s.ConfirmationCode
 	if r, err := w.price(s, requests(s.Items)); r != "" || err != nil {
 		return rejected(r), err
 	}
@@ -330,8 +330,8 @@ func (w *chatBatch) charge(s *CheckoutSession, confirmed bool) (Result, error) {
 		// A confirmed purchase keeps waiting for its owner, who may top
 		// the wallet up and confirm again.
 		s.Status, s.Reason = status, decline
-		if status != SessionAuthRequired {
-			s.ConfirmationCode = ""
+		if status == SessionAuthRequired {
+			s.ConfirmationCode = code
 		}
 		if err := w.save(s, &ChatChanges{}); err != nil {
 			return Result{}, err

@@ -122,3 +122,49 @@ func TestOpenAPIServedAndComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmAfterTopUp confirms a purchase the wallet cannot pay yet: it
+// keeps waiting, with its code, until the owner tops the wallet up.
+func TestConfirmAfterTopUp(t *testing.T) {
+	e := checkouttest.Start(t, checkouttest.Options{Balance: 50_00})
+	var r checkout.Response
+	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions", "c", checkout.SessionRequest{WalletID: e.Wallet.ID,
+		MerchantID: e.Merchant.ID, Items: []ledger.ItemRequest{{SKU: "GRD-1", Quantity: 1}}}, &r); s != http.StatusOK {
+		t.Fatalf("create: HTTP %d", s)
+	}
+	id := r.Object.(map[string]any)["id"].(string)
+	var s ledger.CheckoutSession
+	e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id+"/complete", "p", struct{}{}, nil)
+	e.Do(t, e.AgentKey, "GET", "/v1/checkout_sessions/"+id, "", nil, &s)
+	if s.Status != ledger.SessionAuthRequired || s.ConfirmationCode == "" {
+		t.Fatalf("complete above the mandate: %+v", s)
+	}
+	code := s.ConfirmationCode
+	steps := []struct {
+		name    string
+		deposit int64
+		outcome string
+		status  string
+	}{
+		{"Short", 0, ledger.OutcomeDeclined, ledger.SessionAuthRequired},
+		{"ToppedUp", 50_00, ledger.OutcomeApproved, ledger.SessionCompleted},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.deposit > 0 {
+				if _, err := e.Ledger.Deposit(context.Background(), nil, e.Wallet.ID, st.deposit, "EUR", "top-up"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var r checkout.Response
+			if s := e.Do(t, e.OwnerKey, "POST", "/v1/checkout_sessions/"+id+"/confirm", "ok-"+st.name, checkout.ConfirmRequest{Code: code}, &r); s != http.StatusOK ||
+				r.Result.Outcome != st.outcome || r.Result.Status != st.status {
+				t.Fatalf("confirm: HTTP %d %+v", s, r.Result)
+			}
+		})
+	}
+	if got := e.Balance(t, e.Wallet.ID); got != 100_00-89_00 {
+		t.Errorf("balance %d", got)
+	}
+	e.Verify(t)
+}
