@@ -47,7 +47,7 @@ func startDev(t *testing.T, dir string) (string, *syncBuffer) {
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"--dev", "--db", filepath.Join(dir, "ledger.db"), "--addr", "127.0.0.1:0",
-			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}, out, errs)
+			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}, nil, out, errs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -149,10 +149,47 @@ func TestVerifyCommand(t *testing.T) {
 				s.Close()
 			}
 			var out, errs syncBuffer
-			code := run(context.Background(), []string{"verify", "--db", db}, &out, &errs)
+			code := run(context.Background(), []string{"verify", "--db", db}, nil, &out, &errs)
 			if code != tt.code || !strings.Contains(out.String(), tt.want) {
 				t.Errorf("exit %d, output %q %q; want %d and %q", code, out.String(), errs.String(), tt.code, tt.want)
 			}
 		})
+	}
+}
+
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ledger.db")
+	var merchant, wallet string
+	steps := []struct {
+		name  string
+		args  func() []string
+		stdin string
+		want  string
+		save  *string
+	}{
+		{"merchant", func() []string { return []string{"merchant", "add", "--name", "Kiosk"} }, "", `merchant (\S+)`, &merchant},
+		{"terminal", func() []string { return []string{"terminal", "add", "--merchant", merchant, "--name", "till"} }, "", `terminal \S+ key tpk_\S+`, nil},
+		{"manager key", func() []string { return []string{"key", "add", "--role", "manager", "--merchant", merchant} }, "", `key \S+ manager tpk_`, nil},
+		{"wallet", func() []string { return []string{"wallet", "add", "--currency", "EUR"} }, "", `wallet (\S+) EUR`, &wallet},
+		{"deposit", func() []string { return []string{"wallet", "deposit", "--wallet", wallet, "--amount", "2500"} }, "", `balance 2500 EUR`, nil},
+		{"card", func() []string { return []string{"wallet", "link-card", "--wallet", wallet} }, "5413330089010345\n", `card 541333\*\*\*\*\*\*0345 linked`, nil},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			var out, errs syncBuffer
+			code := run(context.Background(), append(s.args(), "--db", db), strings.NewReader(s.stdin), &out, &errs)
+			m := regexp.MustCompile(s.want).FindStringSubmatch(out.String())
+			if code != 0 || m == nil {
+				t.Fatalf("exit %d, output %q %q; want %s", code, out.String(), errs.String(), s.want)
+			}
+			if s.save != nil {
+				*s.save = m[1]
+			}
+		})
+	}
+	var out, errs syncBuffer
+	if code := run(context.Background(), []string{"verify", "--db", db}, nil, &out, &errs); code != 0 {
+		t.Errorf("verify: %d %s", code, out.String())
 	}
 }

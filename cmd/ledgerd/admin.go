@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"tappos/ledger"
+)
+
+// adminUsage lists the administration subcommands, which work on the
+// database directly (ledgerd need not be running).
+const adminUsage = `ledgerd merchant add --name NAME
+ledgerd terminal add --merchant ID --name NAME      (prints the terminal's API key)
+ledgerd key add --role admin|manager|terminal|agent [--merchant ID] [--terminal ID]
+ledgerd wallet add --currency EUR [--owner TEXT] [--limit MINOR]
+ledgerd wallet deposit --wallet ID --amount MINOR --currency EUR
+ledgerd wallet link-card --wallet ID                (reads the PAN from standard input)`
+
+// admin runs "ledgerd <noun> <verb> [flags]".
+func admin(ctx context.Context, noun string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, adminUsage)
+		return 2
+	}
+	verb := noun + " " + args[0]
+	fs := flag.NewFlagSet("ledgerd "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	name := fs.String("name", "", "name")
+	merchant := fs.String("merchant", "", "merchant `id`")
+	terminal := fs.String("terminal", "", "terminal `id`")
+	role := fs.String("role", "", "key role: admin, manager, terminal or agent")
+	currency := fs.String("currency", "EUR", "ISO 4217 currency")
+	owner := fs.String("owner", "", "wallet owner, free text")
+	limit := fs.Int64("limit", 0, "largest single payment of the wallet, minor units (0: none)")
+	wallet := fs.String("wallet", "", "wallet `id`")
+	amount := fs.Int64("amount", 0, "amount in minor units")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "ledgerd %s: %v\n", verb, err)
+		return 1
+	}
+	secret, err := c.tokenSecret()
+	if err != nil {
+		return fail(err)
+	}
+	store, err := openStore(ctx, c.db)
+	if err != nil {
+		return fail(err)
+	}
+	defer store.Close()
+	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: secret})
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Close()
+	switch verb {
+	case "merchant add":
+		m, err := l.CreateMerchant(ctx, *name)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "merchant %s\n", m.ID)
+	case "terminal add":
+		if *merchant == "" {
+			return fail(errors.New("--merchant is required"))
+		}
+		t, err := l.CreateTerminal(ctx, *merchant, *name)
+		if err != nil {
+			return fail(err)
+		}
+		_, key, err := l.CreateAPIKey(ctx, ledger.RoleTerminal, *merchant, t.ID)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "terminal %s key %s\n", t.ID, key)
+	case "key add":
+		k, key, err := l.CreateAPIKey(ctx, *role, *merchant, *terminal)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "key %s %s %s\n", k.ID, k.Role, key)
+	case "wallet add":
+		w, err := l.CreateWallet(ctx, *owner, *currency, *limit)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "wallet %s %s\n", w.ID, w.Currency)
+	case "wallet deposit":
+		r, err := l.Deposit(ctx, nil, *wallet, *amount, *currency, "ledgerd wallet deposit")
+		if err != nil {
+			return fail(err)
+		}
+		if r.Outcome != ledger.OutcomeOK {
+			return fail(fmt.Errorf("deposit refused: %s", r.Reason))
+		}
+		fmt.Fprintf(stdout, "wallet %s balance %d %s\n", *wallet, *r.Balance, *currency)
+	case "wallet link-card":
+		// From standard input, so that the PAN stays out of shell history
+		// and process listings.
+		line, err := bufio.NewReader(io.LimitReader(stdin, 64)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fail(err)
+		}
+		cr, err := l.LinkCard(ctx, *wallet, strings.TrimSpace(line))
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "card %s linked to wallet %s as %s\n", cr.Display, *wallet, cr.ID)
+	default:
+		fmt.Fprintln(stderr, adminUsage)
+		return 2
+	}
+	return 0
+}
