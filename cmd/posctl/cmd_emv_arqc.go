@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"tappos/emv/cryptogram"
+	"tappos/emv/tlv"
 )
 
 func init() {
@@ -113,10 +114,11 @@ func runEMVARQC(args []string, stdout, stderr io.Writer) int {
 		if h.in == "" {
 			continue // left nil: absent
 		}
-		// Values are not echoed: --imk is a secret and --data may hold card data.
-		b, err := hex.DecodeString(strings.Join(strings.Fields(h.in), ""))
+		// Values are not echoed: --imk is a secret and --data may hold
+		// card data. ParseHex's errors name a position, not the value.
+		b, err := tlv.ParseHex(h.in)
 		if err != nil {
-			return usageErr(fmt.Sprintf("--%s is not valid hex", h.name))
+			return usageErr(fmt.Sprintf("--%s: %v", h.name, err))
 		}
 		*h.out = b
 	}

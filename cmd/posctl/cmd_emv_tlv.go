@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"unicode"
 
 	"tappos/emv/tags"
 	"tappos/emv/tlv"
@@ -72,7 +71,7 @@ func runEmvTLV(args []string, stdout, stderr io.Writer) int {
 		}
 		text = string(in)
 	}
-	data, err := parseHexDump(text)
+	data, err := tlv.ParseHex(text)
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl emv tlv: %v\n", err)
 		return 2
@@ -99,25 +98,6 @@ func runEmvTLV(args []string, stdout, stderr io.Writer) int {
 	}
 	printTLVNodes(stdout, nodes, 0)
 	return 0
-}
-
-// parseHexDump decodes hex, ignoring white space.
-func parseHexDump(s string) ([]byte, error) {
-	digits := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
-	for i, r := range digits {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return nil, fmt.Errorf("invalid hex: %q at digit %d", r, i)
-		}
-	}
-	if len(digits)%2 != 0 {
-		return nil, fmt.Errorf("invalid hex: odd number of digits (%d)", len(digits))
-	}
-	return hex.DecodeString(digits)
 }
 
 // tlvNode is one decoded object, as printed and as JSON.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // MaxDepth bounds the nesting of constructed objects, so that a hostile
@@ -30,6 +31,9 @@ var (
 	ErrLengthOverrun = errors.New("length exceeds available data")
 	ErrTooDeep       = errors.New("constructed objects nested too deeply")
 )
+
+// ErrHex is returned by ParseHex for text that is not hex.
+var ErrHex = errors.New("invalid hex")
 
 // Error is a decoding failure at a byte offset of the input.
 type Error struct {
@@ -213,6 +217,46 @@ func header(b []byte, i int) (tag Tag, start, end int, _ *Error) {
 		return 0, 0, 0, &Error{Offset: i + n, Tag: tag, Err: ErrLengthOverrun}
 	}
 	return tag, start, start + l, nil
+}
+
+// ParseHex decodes a hex dump as people write and paste them: upper or
+// lower case, with any white space between the digits. Errors name the
+// offending digit's position, never the data.
+func ParseHex(s string) ([]byte, error) {
+	out := make([]byte, 0, len(s)/2)
+	var hi byte
+	n := 0 // hex digits read
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			continue
+		}
+		v, ok := hexValue(r)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q at digit %d", ErrHex, r, n)
+		}
+		if n%2 == 0 {
+			hi = v << 4
+		} else {
+			out = append(out, hi|v)
+		}
+		n++
+	}
+	if n%2 != 0 {
+		return nil, fmt.Errorf("%w: odd number of digits (%d)", ErrHex, n)
+	}
+	return out, nil
+}
+
+func hexValue(r rune) (byte, bool) {
+	switch {
+	case '0' <= r && r <= '9':
+		return byte(r - '0'), true
+	case 'a' <= r && r <= 'f':
+		return byte(r - 'a' + 10), true
+	case 'A' <= r && r <= 'F':
+		return byte(r - 'A' + 10), true
+	}
+	return 0, false
 }
 
 // AppendLength appends the BER encoding of length l to dst.

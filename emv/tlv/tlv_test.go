@@ -201,3 +201,35 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "emv_tlv_decode_ns")
 }
+
+func TestParseHex(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // hex, or "" with err
+		err  string
+	}{
+		{"plain", "9F2701", "9f2701", ""},
+		{"spaces, tabs and newlines", " 9F27 01\t80\n9f36 02 0052 ", "9f270180" + "9f3602" + "0052", ""},
+		{"lower case", "abcdef", "abcdef", ""},
+		{"empty", "", "", ""},
+		{"odd digits", "9F2", "", "odd number of digits (3)"},
+		{"odd digits split by space", "9F 2", "", "odd number of digits (3)"},
+		{"not hex", "9F2G01", "", `'G' at digit 3`},
+		{"0x prefix", "0x9F", "", `'x' at digit 1`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseHex(tc.in)
+			if tc.err != "" {
+				if !errors.Is(err, ErrHex) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want ErrHex with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || hex.EncodeToString(got) != tc.want {
+				t.Fatalf("ParseHex(%q) = %x, %v; want %s", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}

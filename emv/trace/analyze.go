@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"tappos/emv/oda"
 	"tappos/emv/tags"
@@ -242,7 +241,7 @@ func (r *recording) authenticate(t *Trace, keys *oda.CAKeyStore) (oda.Result, od
 	if err != nil {
 		return oda.Result{Method: m}, m, err
 	}
-	date, err := time.Parse("060102", hex.EncodeToString(t.Date))
+	date, err := t.DateTime()
 	if err != nil {
 		return oda.Result{Method: m}, m, fmt.Errorf("transaction date: %w", err)
 	}

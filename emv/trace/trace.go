@@ -10,12 +10,13 @@ package trace
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"time"
+
+	"tappos/emv/tlv"
 )
 
 // ErrFormat reports a trace file that does not follow the format.
@@ -70,7 +71,7 @@ func Read(r io.Reader) (*Trace, error) {
 		{"not-found", f.NotFound, &t.NotFound, 0},
 	}
 	for _, fl := range fields {
-		b, err := decodeHex(fl.in)
+		b, err := tlv.ParseHex(fl.in)
 		if err != nil {
 			return nil, fmt.Errorf("%w: field %s: %v", ErrFormat, fl.name, err)
 		}
@@ -83,11 +84,11 @@ func Read(r io.Reader) (*Trace, error) {
 		t.NotFound = []byte{0x6A, 0x82}
 	}
 	for i, a := range f.APDUs {
-		c, err := decodeHex(a.Cmd)
+		c, err := tlv.ParseHex(a.Cmd)
 		if err != nil || len(c) < 4 {
 			return nil, fmt.Errorf("%w: apdu %d: bad command", ErrFormat, i)
 		}
-		r, err := decodeHex(a.Resp)
+		r, err := tlv.ParseHex(a.Resp)
 		if err != nil || len(r) < 2 {
 			return nil, fmt.Errorf("%w: apdu %d: bad response", ErrFormat, i)
 		}
@@ -96,8 +97,47 @@ func Read(r io.Reader) (*Trace, error) {
 	return t, nil
 }
 
-func decodeHex(s string) ([]byte, error) {
-	return hex.DecodeString(strings.Join(strings.Fields(s), ""))
+// DateTime returns the transaction's date 9A and time 9F21 in UTC, at
+// midnight when the trace has no time. YY 00-49 is 20YY and 50-99 is 19YY,
+// the window EMV Book 4 gives terminals for dates, so that a certificate
+// expiry and the transaction date roll over the century the same way.
+func (t *Trace) DateTime() (time.Time, error) {
+	d, ok := bcdFields(t.Date)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%w: date is not YYMMDD", ErrFormat)
+	}
+	year := 2000 + d[0]
+	if d[0] >= 50 {
+		year = 1900 + d[0]
+	}
+	month, day := time.Month(d[1]), d[2]
+	date := time.Date(year, month, day, 0, 0, 0, 0, time.UTC)
+	if date.Month() != month || date.Day() != day {
+		return time.Time{}, fmt.Errorf("%w: date %02d-%02d does not exist", ErrFormat, d[1], day)
+	}
+	if len(t.Time) == 0 {
+		return date, nil
+	}
+	hms, ok := bcdFields(t.Time)
+	if !ok || hms[0] > 23 || hms[1] > 59 || hms[2] > 59 {
+		return time.Time{}, fmt.Errorf("%w: time is not HHMMSS", ErrFormat)
+	}
+	return date.Add(time.Duration(hms[0])*time.Hour + time.Duration(hms[1])*time.Minute + time.Duration(hms[2])*time.Second), nil
+}
+
+// bcdFields reads three two-digit BCD fields.
+func bcdFields(b []byte) ([3]int, bool) {
+	var f [3]int
+	if len(b) != 3 {
+		return f, false
+	}
+	for i, c := range b {
+		if c>>4 > 9 || c&0x0F > 9 {
+			return f, false
+		}
+		f[i] = int(c>>4)*10 + int(c&0x0F)
+	}
+	return f, true
 }
 
 // Find returns the first exchange whose command starts with the given

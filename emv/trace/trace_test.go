@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"tappos/emv/tlv"
 )
 
 func load(t *testing.T, name string) *Trace {
@@ -76,5 +79,45 @@ func TestCardAnswersInOrder(t *testing.T) {
 	got, _ = c.Transmit(ctx, []byte{0x00, 0xB2, 0x09, 0x0C, 0x00})
 	if hex.EncodeToString(got) != "6700" {
 		t.Errorf("unknown command answered %x, want the not-found SW", got)
+	}
+}
+
+func TestDateTime(t *testing.T) {
+	tests := []struct {
+		name       string
+		date, time string
+		want       string // RFC 3339, "" for an error
+	}{
+		{"recorded", "190819", "123456", "2019-08-19T12:34:56Z"},
+		{"no time", "260316", "", "2026-03-16T00:00:00Z"},
+		{"leap day", "240229", "235959", "2024-02-29T23:59:59Z"},
+		{"YY 49 is 2049", "491231", "000000", "2049-12-31T00:00:00Z"},
+		{"YY 50 is 1950", "500101", "000000", "1950-01-01T00:00:00Z"},
+		{"no leap day", "230229", "000000", ""},
+		{"month 13", "191301", "000000", ""},
+		{"day 00", "190800", "000000", ""},
+		{"not BCD", "19081A", "000000", ""},
+		{"hour 24", "190819", "240000", ""},
+		{"short date", "1908", "000000", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			date, err := tlv.ParseHex(tt.date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tm, err := tlv.ParseHex(tt.time)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &Trace{Date: date, Time: tm}
+			got, err := tr.DateTime()
+			switch {
+			case tt.want == "" && !errors.Is(err, ErrFormat):
+				t.Errorf("DateTime() = %v, %v; want ErrFormat", got, err)
+			case tt.want != "" && (err != nil || got.Format(time.RFC3339) != tt.want):
+				t.Errorf("DateTime() = %v, %v; want %s", got, err, tt.want)
+			}
+		})
 	}
 }
