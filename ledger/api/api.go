@@ -125,7 +125,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	s.mux.ServeHTTP(sw, r)
-	_, route := s.mux.Handler(r)
+	route := r.Pattern // set by the mux on r itself
 	if route == "" {
 		route = "unmatched"
 	}

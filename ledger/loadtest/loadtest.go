@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -116,7 +117,7 @@ func (e *Env) tap(i int, kind, txn string, amount int64, un uint32) (api.Authori
 }
 
 // quiet discards the servers' request logs.
-var quiet = newQuiet()
+var quiet = slog.New(slog.DiscardHandler)
 
 // Latencies summarises request durations.
 type Latencies []time.Duration

@@ -1,8 +1,0 @@
-package loadtest
-
-import (
-	"io"
-	"log/slog"
-)
-
-func newQuiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
