@@ -3,10 +3,15 @@ package offline
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -235,16 +240,45 @@ func TestReopen(t *testing.T) {
 	})
 }
 
-// TestNoPANAtRest taps, syncs with a logger, and greps the database, its
-// WAL and the log for the test PANs.
+// simulatorPANs returns the PANs of the card simulator's profiles.
+func simulatorPANs(t *testing.T) []string {
+	files, err := filepath.Glob("../testdata/cards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no card simulator profiles: %v", err)
+	}
+	var pans []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			PAN string `json:"pan"`
+		}
+		if json.Unmarshal(b, &p) == nil && len(p.PAN) >= 12 && !slices.Contains(pans, p.PAN) {
+			pans = append(pans, p.PAN)
+		}
+	}
+	return pans
+}
+
+// TestNoPANAtRest taps every test and simulator PAN, syncs with a logger,
+// and greps the database, its WAL and the log for the PANs.
 func TestNoPANAtRest(t *testing.T) {
 	clock := newClock()
 	limits := Limits{}
 	q, path := openTest(t, clock, &limits)
 	ctx := context.Background()
+	sim := simulatorPANs(t)
+	if len(sim) < 5 {
+		t.Fatalf("only %d simulator PANs", len(sim))
+	}
+	saved := testPANs
+	testPANs = append(slices.Clip(testPANs), sim...)
+	t.Cleanup(func() { testPANs = saved })
 	for i, pan := range testPANs {
 		for j := range 3 {
-			mustEnqueue(t, q, tap(string(rune('a'+i))+string(rune('0'+j)), pan, int64(100+j)))
+			mustEnqueue(t, q, tap(fmt.Sprintf("p%d-%d", i, j), pan, int64(100+j)))
 		}
 	}
 	var logs bytes.Buffer
@@ -275,4 +309,23 @@ func TestNoPANAtRest(t *testing.T) {
 	assertNoPAN(t, "log", logs.Bytes())
 	assertNoPAN(t, "status error", []byte(st.LastError))
 	assertNoPAN(t, "listing", listed.Bytes())
+}
+
+func TestFindPAN(t *testing.T) {
+	emv := emvData(testPANs[0], 100, 1)
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"ascii":  {[]byte("pan=" + testPANs[1] + ";"), "ASCII"},
+		"bcd":    {emv, "BCD"},
+		"hex":    {[]byte(strings.ToUpper(hex.EncodeToString(emv))), "ASCII"},
+		"masked": {[]byte(MaskPAN(testPANs[0])), ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := findPAN(tc.data); got != tc.want {
+				t.Errorf("findPAN = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
