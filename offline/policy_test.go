@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -84,5 +85,38 @@ func TestPolicyCallerCancel(t *testing.T) {
 	err := p.Online(ctx, func(ctx context.Context) error { return ctx.Err() })
 	if errors.Is(err, ErrGoOffline) || !p.Mode().Online {
 		t.Errorf("a cancelled sale sent the terminal offline: %v", err)
+	}
+}
+
+// flipHealth fails its first probes, then succeeds.
+type flipHealth struct {
+	mu    sync.Mutex
+	fails int
+}
+
+func (h *flipHealth) Healthy(context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fails > 0 {
+		h.fails--
+		return ErrUnavailable
+	}
+	return nil
+}
+
+func TestPolicyWatch(t *testing.T) {
+	p := NewPolicy(PolicyConfig{Health: &flipHealth{fails: 3}, Now: newClock().Now})
+	p.Online(context.Background(), func(context.Context) error { return ErrUnavailable })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	back := make(chan struct{}, 10)
+	go p.Watch(ctx, time.Millisecond, func() { back <- struct{}{} })
+	select {
+	case <-back:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not see the ledger come back")
+	}
+	if !p.Mode().Online {
+		t.Errorf("mode %+v after the ledger came back", p.Mode())
 	}
 }
