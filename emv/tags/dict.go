@@ -156,7 +156,7 @@ var dict = map[tlv.Tag]Info{
 	0x9F5C: d("DS Requested Operator ID (Mastercard)", b, term, "").note("Mastercard kernel 2"),
 	0x9F5D: d("Available Offline Spending Amount (Visa, UnionPay) / Application Capabilities Information (Mastercard)", b, icc, "").
 		note("Visa and UnionPay: n12 amount; Mastercard kernel 2: b3 capabilities"),
-	0x9F5E: d("DS ID (Mastercard)", b, icc, "BF0C").note("Mastercard kernel 2"),
+	0x9F5E: d("DS ID (Mastercard)", b, icc, "BF0C").secret().note("Mastercard kernel 2: PAN || PAN sequence number"),
 	0x9F5F: d("DS Slot Availability (Mastercard)", b, icc, "").note("Mastercard kernel 2"),
 	0x9F60: d("CVC3 (Track1) (Mastercard)", b, icc, "77").note("Mastercard mag-stripe mode"),
 	0x9F61: d("CVC3 (Track2) (Mastercard)", b, icc, "77").note("Mastercard mag-stripe mode"),

@@ -24,8 +24,8 @@ func MaskPAN(pan string) string {
 // Redact returns a printable form of a sensitive value (see
 // Info.Sensitive) with the card data masked, and false for values that are
 // not sensitive. A PAN keeps its first six and last four digits; track 2
-// data keeps the masked PAN and the separator; anything else is reduced to
-// its length.
+// data keeps the masked PAN and the separator; a DS ID (PAN || PSN) is
+// masked like a PAN; anything else is reduced to its length.
 func Redact(t tlv.Tag, v []byte) (string, bool) {
 	i, ok := dict[t]
 	if !ok || !i.Sensitive {
@@ -34,6 +34,10 @@ func Redact(t tlv.Tag, v []byte) (string, bool) {
 	switch t {
 	case 0x5A:
 		return MaskPAN(strings.TrimRight(strings.ToUpper(hex.EncodeToString(v)), "F")), true
+	case 0x9F5E:
+		// Kernel 2's DS ID is the PAN and PAN sequence number: masked as
+		// one number it shows no more than six and four digits.
+		return MaskPAN(strings.ToUpper(hex.EncodeToString(v))), true
 	case 0x57, 0x9F6B:
 		digits := strings.TrimRight(strings.ToUpper(hex.EncodeToString(v)), "F")
 		pan, rest, found := strings.Cut(digits, "D")

@@ -226,6 +226,7 @@ func TestRedact(t *testing.T) {
 		{"track2", 0x57, "4761739001010010D191220111438825820220", "476173******0010D" + strings.Repeat("*", 21), true},
 		{"track2 padded", 0x57, "5413330089601034D2512201909750000F", "541333******1034D" + strings.Repeat("*", 16), true},
 		{"name", 0x5F20, "56495341", "(4 bytes withheld)", true},
+		{"DS ID", 0x9F5E, "541333900000151301", "541333********1301", true},
 		{"not sensitive", 0x9F02, "000000000100", "", false},
 	}
 	for _, tt := range tests {
