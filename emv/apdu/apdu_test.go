@@ -307,3 +307,16 @@ func FuzzParseResponse(f *testing.F) {
 		_ = r.SW.String()
 	})
 }
+
+func TestACTypeString(t *testing.T) {
+	for _, tt := range []struct {
+		a    ACType
+		want string
+	}{{AAC, "AAC"}, {TC, "TC"}, {ARQC, "ARQC"}, {0xC0, "AAR (RFU)"}} {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.a.String(); got != tt.want {
+				t.Errorf("ACType(%02X).String() = %q, want %q", byte(tt.a), got, tt.want)
+			}
+		})
+	}
+}

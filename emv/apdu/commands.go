@@ -3,6 +3,7 @@ package apdu
 import (
 	"fmt"
 
+	"tappos/emv/tags"
 	"tappos/emv/tlv"
 )
 
@@ -23,18 +24,9 @@ const (
 // cdaRequested is bit 5 of the GENERATE AC reference control parameter.
 const cdaRequested = 0x10
 
-// String returns "AAC", "TC", "ARQC" or "RFU".
-func (a ACType) String() string {
-	switch a {
-	case AAC:
-		return "AAC"
-	case TC:
-		return "TC"
-	case ARQC:
-		return "ARQC"
-	}
-	return "RFU"
-}
+// String returns "AAC", "TC", "ARQC" or "AAR (RFU)", the type bits 8-7
+// code.
+func (a ACType) String() string { return tags.ACName(byte(a)) }
 
 // Select selects an application or environment by its DF name (first or
 // only occurrence), asking for the FCI.
