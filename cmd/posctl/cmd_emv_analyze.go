@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,10 +66,7 @@ func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-		return 0
+		return queueJSON(stdout, stderr, "emv analyze", rep)
 	}
 	fmt.Fprintf(stdout, "aid:        %s\nkernel:     %d\npan:        %s\nexpiry:     %s\n", rep.AID, rep.Kernel, rep.PAN, rep.Expiry)
 	fmt.Fprintf(stdout, "cid:        %s\ncryptogram: %s\natc:        %s\n", rep.CID, rep.Cryptogram, rep.ATC)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -129,13 +128,7 @@ func runEMVARQC(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "posctl emv arqc: %v\n", err)
-			return 1
-		}
-		return 0
+		return queueJSON(stdout, stderr, "emv arqc", res)
 	}
 	fmt.Fprintf(stdout, "scheme: %s\n", res.Scheme)
 	fmt.Fprintf(stdout, "icc_mk_kcv: %s\n", res.ICCMKKCV)

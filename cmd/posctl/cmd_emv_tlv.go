@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -88,13 +87,7 @@ func runEmvTLV(args []string, stdout, stderr io.Writer) int {
 	}
 	nodes := tlvNodes(list)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(nodes); err != nil {
-			fmt.Fprintf(stderr, "posctl emv tlv: %v\n", err)
-			return 1
-		}
-		return 0
+		return queueJSON(stdout, stderr, "emv tlv", nodes)
 	}
 	printTLVNodes(stdout, nodes, 0)
 	return 0
