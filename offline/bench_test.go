@@ -68,8 +68,7 @@ func BenchmarkSyncDrain(b *testing.B) {
 	}
 
 	fw := r.forwarder()
-	fw.Concurrency = 64
-	fw.Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	fw.Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	tf := &timedForwarder{f: fw}
 	s := &Syncer{Queue: q, Forwarder: tf, BatchSize: 2000, Rand: &countingRand{}}
 	b.ResetTimer()

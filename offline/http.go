@@ -30,7 +30,7 @@ type HTTPForwarder struct {
 	// Concurrency is the number of requests in flight; 0 means 4.
 	Concurrency int
 	// ItemsPerRequest is the most items in one batch request; 0 means
-	// 250. The ledger takes at most 1000.
+	// 500. The ledger takes at most 1000.
 	ItemsPerRequest int
 	// Single sends one request per item even if the ledger has the batch
 	// endpoint.
@@ -71,7 +71,7 @@ func (f *HTTPForwarder) Forward(ctx context.Context, batch []Outgoing) ([]Result
 	}
 	per := f.ItemsPerRequest
 	if per <= 0 {
-		per = 250
+		per = 500
 	}
 	per = min(per, maxBatchItems)
 	results := make([]Result, len(batch))

@@ -17,7 +17,7 @@ import (
 type Syncer struct {
 	Queue     *Queue
 	Forwarder Forwarder
-	// BatchSize is the most items per Forward call; 0 means 500.
+	// BatchSize is the most items per Forward call; 0 means 2000.
 	BatchSize int
 	// MinBackoff and MaxBackoff bound the wait after a failure; zero
 	// means 500 ms and 1 minute.
@@ -42,7 +42,7 @@ type SyncReport struct {
 func (s *Syncer) defaults() (batch int, lo, hi time.Duration, rnd io.Reader, sleep func(context.Context, time.Duration) error, log *slog.Logger) {
 	batch, lo, hi, rnd, sleep, log = s.BatchSize, s.MinBackoff, s.MaxBackoff, s.Rand, s.Sleep, s.Logger
 	if batch <= 0 {
-		batch = 500
+		batch = 2000
 	}
 	if lo <= 0 {
 		lo = 500 * time.Millisecond

@@ -48,7 +48,7 @@ func runSync(args []string, stdout, stderr io.Writer) int {
 	keyFile := fs.String("terminal-key", "", "terminal key `FILE` sealing the offline queue (default: $"+offline.KeyEnv+")")
 	ledgerURL := fs.String("ledger", os.Getenv("TAPPOS_LEDGER"), "ledger base `URL` (default: $TAPPOS_LEDGER)")
 	apiKey := fs.String("key", os.Getenv("TAPPOS_LEDGER_KEY"), "the terminal's ledger API `KEY` (default: $TAPPOS_LEDGER_KEY)")
-	batch := fs.Int("batch", 500, "items per batch")
+	batch := fs.Int("batch", 2000, "items per sync batch (sent as requests of 500)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this `duration`")
 	maxFailures := fs.Int("max-failures", 5, "give up after this many failed batches in a row")
 	asJSON := fs.Bool("json", false, "print JSON")
