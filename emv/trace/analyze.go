@@ -188,8 +188,8 @@ func (t *Trace) pick() (*recording, error) {
 			}
 			r.aid = data
 		case 0xA8: // GET PROCESSING OPTIONS
-			if len(data) >= 2 {
-				r.pdolData = data[2:]
+			if cmd, derr := tlv.Decode(data); derr == nil && len(cmd) == 1 && cmd[0].Tag == 0x83 {
+				r.pdolData = cmd[0].Value // long PDOL data takes 83 81 L
 			}
 			if err == nil {
 				r.gpo = l

@@ -149,3 +149,33 @@ func TestAnalyzeNoApplication(t *testing.T) {
 		t.Errorf("err = %v, want ErrFormat", err)
 	}
 }
+
+func TestPickPDOLData(t *testing.T) {
+	long := bytes.Repeat([]byte{0xA5}, 130)
+	tests := []struct {
+		name string
+		gpo  []byte // command data
+		want []byte
+	}{
+		{"short", tlv.Build(0x83, []byte{1, 2, 3}), []byte{1, 2, 3}},
+		{"empty", tlv.Build(0x83, nil), []byte{}},
+		{"long form length", tlv.Build(0x83, long), long},
+		{"not a command template", tlv.Build(0x84, []byte{1}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gpo := append([]byte{0x80, 0xA8, 0x00, 0x00, byte(len(tt.gpo))}, tt.gpo...)
+			tr := &Trace{Exchanges: []Exchange{
+				{Command: []byte{0x00, 0xA4, 0x04, 0x00, 0x07, 0xA0, 0, 0, 0, 0x04, 0x10, 0x10, 0x00}, Response: []byte{0x90, 0x00}},
+				{Command: append(gpo, 0x00), Response: []byte{0x80, 0x02, 0x19, 0x80, 0x90, 0x00}},
+			}}
+			r, err := tr.pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(r.pdolData, tt.want) || (tt.want == nil) != (r.pdolData == nil) {
+				t.Errorf("PDOL data = %X, want %X", r.pdolData, tt.want)
+			}
+		})
+	}
+}
