@@ -329,3 +329,15 @@ func TestFindPAN(t *testing.T) {
 		})
 	}
 }
+
+func TestDurabilitySettings(t *testing.T) {
+	q, _ := openTest(t, newClock(), nil)
+	var mode string
+	var sync int
+	if err := q.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q, %v; want wal", mode, err)
+	}
+	if err := q.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous %d, %v; want 2 (FULL)", sync, err)
+	}
+}
