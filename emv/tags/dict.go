@@ -81,6 +81,7 @@ var dict = map[tlv.Tag]Info{
 	0x9F09: d("Application Version Number - terminal", b, term, ""),
 	0x9F0A: d("Application Selection Registered Proprietary Data", b, icc, "BF0C"),
 	0x9F0B: d("Cardholder Name Extended", ans, icc, "70/77").secret(),
+	0x9F0C: d("Issuer Identification Number Extended (IINE)", n, icc, "BF0C"),
 	0x9F0D: d("Issuer Action Code - Default", b, icc, "70/77"),
 	0x9F0E: d("Issuer Action Code - Denial", b, icc, "70/77"),
 	0x9F0F: d("Issuer Action Code - Online", b, icc, "70/77"),
@@ -151,6 +152,11 @@ var dict = map[tlv.Tag]Info{
 	0x9F53: d("Transaction Category Code (Mastercard)", an, term, "").
 		note("Mastercard kernel 2: an1; Visa VIS: Consecutive Transaction Limit (International)"),
 	0x9F54: d("DS ODS Card (Mastercard)", b, icc, "").note("Mastercard kernel 2 data storage"),
+	0x9F55: d("Geographic Indicator (Visa)", b, icc, "70/77").note("Visa VIS"),
+	0x9F56: d("Issuer Authentication Indicator (Visa)", b, icc, "70/77").note("Visa VIS"),
+	0x9F57: d("Issuer Country Code (Visa)", n, icc, "70/77").note("Visa VIS: ISO 3166-1 numeric"),
+	0x9F58: d("Lower Consecutive Offline Limit (Card Check) (Visa)", b, icc, "70/77").note("Visa VIS"),
+	0x9F59: d("Upper Consecutive Offline Limit (Card Check) (Visa)", b, icc, "70/77").note("Visa VIS"),
 	0x9F5A: d("Application Program Identifier (Visa)", b, icc, "BF0C").note("Visa kernel 3"),
 	0x9F5B: d("Issuer Script Results (Visa) / DSDOL (Mastercard)", b, term|icc, ""),
 	0x9F5C: d("DS Requested Operator ID (Mastercard)", b, term, "").note("Mastercard kernel 2"),
@@ -190,6 +196,7 @@ var dict = map[tlv.Tag]Info{
 	0x9F78: d("Unprotected Data Envelope 4 (Mastercard) / Electronic Cash Single Transaction Limit (UnionPay)", b, icc, ""),
 	0x9F79: d("Unprotected Data Envelope 5 (Mastercard) / Electronic Cash Balance (UnionPay)", b, icc, ""),
 	0x9F7A: d("Electronic Cash Terminal Support Indicator (UnionPay)", b, term, ""),
+	0x9F7B: d("VLP Terminal Transaction Limit (Visa) / Electronic Cash Terminal Transaction Limit (UnionPay)", n, term, ""),
 	0x9F7C: d("Customer Exclusive Data (Visa) / Merchant Custom Data (Mastercard)", b, icc|term, "").
 		note("Visa: card, up to 32 bytes in the GPO answer; Mastercard: terminal, b20"),
 	0x9F7D: d("DS Summary 1 (Mastercard)", b, icc, ""),

@@ -32,6 +32,9 @@ func TestLookup(t *testing.T) {
 		{"ttq", 0x9F66, "Terminal Transaction Qualifiers (TTQ) (Visa) / PUNATC (Track2) (Mastercard)", FormatB, SourceICC | SourceTerminal, false},
 		{"kernel2 outcome", 0xDF8129, "Outcome Parameter Set (Mastercard)", FormatB, SourceTerminal, false},
 		{"template", 0x77, "Response Message Template Format 2", FormatVar, SourceICC, false},
+		{"visa vis", 0x9F57, "Issuer Country Code (Visa)", FormatN, SourceICC, false},
+		{"iin extended", 0x9F0C, "Issuer Identification Number Extended (IINE)", FormatN, SourceICC, false},
+		{"ds id", 0x9F5E, "DS ID (Mastercard)", FormatB, SourceICC, true},
 		{"unionpay", 0xDF69, "SM Algorithm Supported Indicator (UnionPay)", FormatB, SourceICC | SourceTerminal, false},
 	}
 	for _, tt := range tests {
