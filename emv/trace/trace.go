@@ -55,7 +55,7 @@ func Read(r io.Reader) (*Trace, error) {
 	var f fileFormat
 	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	t := &Trace{}
 	fields := []struct {
@@ -73,7 +73,7 @@ func Read(r io.Reader) (*Trace, error) {
 	for _, fl := range fields {
 		b, err := tlv.ParseHex(fl.in)
 		if err != nil {
-			return nil, fmt.Errorf("%w: field %s: %v", ErrFormat, fl.name, err)
+			return nil, fmt.Errorf("%w: field %s: %w", ErrFormat, fl.name, err)
 		}
 		if fl.n != 0 && len(b) != fl.n {
 			return nil, fmt.Errorf("%w: field %s is %d bytes, want %d", ErrFormat, fl.name, len(b), fl.n)
