@@ -19,10 +19,11 @@ import (
 )
 
 // withChat mounts the checkout API and the MCP endpoint (/mcp) next to
-// the ledger API. publicURL is where shoppers confirm purchases. A store
+// the ledger API, with the same rate limit per key. publicURL is where
+// shoppers confirm purchases. A store
 // without chat checkout serves the ledger API only.
-func withChat(l *ledger.Ledger, ledgerAPI http.Handler, publicURL string, log *slog.Logger) (http.Handler, error) {
-	svc, err := checkout.New(l, nil)
+func withChat(l *ledger.Ledger, ledgerAPI http.Handler, publicURL string, rate float64, log *slog.Logger) (http.Handler, error) {
+	svc, err := checkout.New(checkout.Config{Ledger: l, Rate: rate})
 	if errors.Is(err, ledger.ErrChatUnsupported) {
 		log.Warn("chat checkout and /mcp are off: the store does not support them")
 		return ledgerAPI, nil

@@ -89,7 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	handler, err := withChat(l, api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}), scheme+"://"+ln.Addr().String(), log)
+	handler, err := withChat(l, api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}), scheme+"://"+ln.Addr().String(), *rate, log)
 	if err != nil {
 		return fail(err)
 	}

@@ -24,24 +24,45 @@ var (
 	ErrForbidden = errors.New("forbidden")
 )
 
-// A Service answers agents and wallet owners.
-type Service struct {
-	l     *ledger.Ledger
-	store ledger.ChatStore
-	now   func() time.Time
+// Config configures a [Service].
+type Config struct {
+	Ledger *ledger.Ledger   // its store must be a [ledger.ChatStore]
+	Now    func() time.Time // default time.Now
+	// Rate and Burst limit requests per API key: Rate per second on
+	// average, Burst at once. Defaults 200 and 400; a negative Rate turns
+	// the limit off.
+	Rate, Burst float64
 }
 
-// New returns a Service on a ledger whose store keeps chat checkout data.
-// now defaults to time.Now.
-func New(l *ledger.Ledger, now func() time.Time) (*Service, error) {
-	cs, err := l.ChatStore()
+// A Service answers agents and wallet owners.
+type Service struct {
+	l      *ledger.Ledger
+	store  ledger.ChatStore
+	now    func() time.Time
+	limits *limiter // nil: no limit
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	cs, err := cfg.Ledger.ChatStore()
 	if err != nil {
 		return nil, err
 	}
-	if now == nil {
-		now = time.Now
+	s := &Service{l: cfg.Ledger, store: cs, now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	return &Service{l: l, store: cs, now: now}, nil
+	rate, burst := cfg.Rate, cfg.Burst
+	if rate == 0 {
+		rate = 200
+	}
+	if burst == 0 {
+		burst = 2 * rate
+	}
+	if rate > 0 {
+		s.limits = &limiter{rate: rate, burst: burst, now: s.now, buckets: make(map[string]*bucket)}
+	}
+	return s, nil
 }
 
 // Ledger returns the service's ledger.
@@ -65,6 +86,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (ledger.APIKe
 		return ledger.APIKey{}, ErrUnauthorized
 	}
 	return k, nil
+}
+
+// Allow reports whether a key may make one more request now.
+func (s *Service) Allow(keyID string) bool {
+	return s.limits == nil || s.limits.allow(keyID)
 }
 
 // agentMandate returns the mandate an agent spends a wallet under: its

@@ -168,3 +168,24 @@ func TestConfirmAfterTopUp(t *testing.T) {
 	}
 	e.Verify(t)
 }
+
+// TestRateLimit spends a key's burst (twice its rate of 2/s; the test
+// clock stands still) on the checkout API and on /mcp.
+func TestRateLimit(t *testing.T) {
+	for _, path := range []string{"/v1/merchants/M/catalog", "/mcp"} {
+		t.Run(path, func(t *testing.T) {
+			e := checkouttest.Start(t, checkouttest.Options{Rate: 2})
+			for i := range 5 {
+				var s int
+				if path == "/mcp" {
+					s = e.Do(t, e.AgentKey, "POST", path, "", map[string]any{"jsonrpc": "2.0", "id": 1, "method": "ping"}, nil)
+				} else {
+					s = e.Do(t, e.AgentKey, "GET", path, "", nil, nil)
+				}
+				if limited := s == http.StatusTooManyRequests; limited != (i == 4) {
+					t.Errorf("request %d: HTTP %d", i, s)
+				}
+			}
+		})
+	}
+}

@@ -96,6 +96,11 @@ func (h *Handler) authed(next func(w http.ResponseWriter, r *http.Request, k led
 			h.fail(w, r, err)
 			return
 		}
+		if !h.s.Allow(k.ID) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		next(w, r, k)
 	})

@@ -65,8 +65,16 @@ func New(cfg Config) http.Handler {
 		}
 		return &auth.TokenInfo{UserID: k.ID, Scopes: []string{ledger.RoleAgent}, Extra: map[string]any{"key": k}}, nil
 	}
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ti := auth.TokenInfoFromContext(r.Context()); ti == nil || !cfg.Service.Allow(ti.UserID) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many requests for this API key", http.StatusTooManyRequests)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 	return auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{
 		Scopes:                 []string{ledger.RoleAgent},
 		AllowMissingExpiration: true, // API keys last until revoked
-	})(h)
+	})(limited)
 }

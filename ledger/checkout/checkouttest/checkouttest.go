@@ -75,6 +75,9 @@ type Options struct {
 	// Store is the ledger's store; default a new SQLite file. Start
 	// does not close it.
 	Store ledger.Store
+	// Rate limits requests per key of the checkout API and /mcp; default
+	// none.
+	Rate float64
 }
 
 // DefaultCatalog is the merchant's catalog unless Options say otherwise;
@@ -96,6 +99,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	if o.Budget == 0 {
 		o.Budget = 50_00
+	}
+	if o.Rate == 0 {
+		o.Rate = -1
 	}
 	if o.Catalog == nil {
 		o.Catalog = DefaultCatalog
@@ -119,7 +125,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	svc, err := checkout.New(l, clock.Now)
+	svc, err := checkout.New(checkout.Config{Ledger: l, Now: clock.Now, Rate: o.Rate})
 	if err != nil {
 		t.Fatal(err)
 	}
