@@ -82,6 +82,9 @@ func RecoverIssuerKey(ca *PublicKey, cert, remainder, exponent, pan []byte, date
 	if err := checkHash(rec, step, remainder, exponent); err != nil {
 		return nil, err
 	}
+	if len(pan) == 0 {
+		return nil, fail("application PAN", ErrMissing)
+	}
 	if !issuerIDMatches(rec[2:6], pan) {
 		return nil, fail("issuer identifier", ErrIssuerIdentifier)
 	}
@@ -126,7 +129,10 @@ func RecoverICCKey(issuer *PublicKey, cert, remainder, exponent, pan, staticData
 	if err := checkHash(rec, step, remainder, exponent, staticData); err != nil {
 		return nil, err
 	}
-	if len(pan) == 0 || panDigits(rec[2:12]) != panDigits(pan) {
+	if len(pan) == 0 {
+		return nil, fail("application PAN", ErrMissing)
+	}
+	if panDigits(rec[2:12]) != panDigits(pan) {
 		return nil, fail(step+" PAN", ErrPANMismatch)
 	}
 	if err := checkExpiry(rec[12:14], date); err != nil {

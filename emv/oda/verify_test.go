@@ -213,6 +213,9 @@ func TestVerifyFailures(t *testing.T) {
 		{"issuer exponent missing", func(t *testing.T, f *fixture, _ *FDDAInput, _ *CDAInput) {
 			f.card.IssuerExponent = nil
 		}, "issuer public key exponent", ErrMissing},
+		{"no PAN", func(t *testing.T, f *fixture, _ *FDDAInput, _ *CDAInput) {
+			f.card.PAN = nil
+		}, "application PAN", ErrMissing},
 		{"ICC PAN", func(t *testing.T, f *fixture, _ *FDDAInput, _ *CDAInput) {
 			f.card.PAN = unhex("5413330089601035")
 		}, "ICC certificate PAN", ErrPANMismatch},
