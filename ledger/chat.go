@@ -339,8 +339,8 @@ func (l *Ledger) GrantMandate(ctx context.Context, idem *Idempotency, r MandateR
 	if r.MaxPerPurchase <= 0 || r.MaxPerPurchase > MaxAmount || r.Budget < r.MaxPerPurchase || r.Budget > MaxAmount {
 		return Mandate{}, Result{}, fmt.Errorf("%w: need 0 < max_per_purchase <= budget <= %d", ErrInvalid, int64(MaxAmount))
 	}
-	if r.Period < 0 || len(r.Merchants) > 100 || r.ExpiresAt.IsZero() {
-		return Mandate{}, Result{}, fmt.Errorf("%w: need a period of 0 or more, at most 100 merchants and an expiry", ErrInvalid)
+	if r.Period < 0 || len(r.Merchants) > 100 || !r.ExpiresAt.After(l.now()) {
+		return Mandate{}, Result{}, fmt.Errorf("%w: need a period of 0 or more, at most 100 merchants and an expiry in the future", ErrInvalid)
 	}
 	for _, m := range r.Merchants {
 		if err := checkID("merchant_id", m); err != nil {

@@ -337,6 +337,10 @@ func TestCheckoutHTTPIdempotency(t *testing.T) {
 	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id(first)+"/complete", "p1", struct{}{}, nil); s != http.StatusConflict {
 		t.Errorf("complete a canceled session: HTTP %d, want 409", s)
 	}
+	if s := e.Do(t, e.OwnerKey, "POST", "/v1/wallets/"+e.Wallet.ID+"/mandates", "g-past", checkout.MandateBody{
+		AgentKeyID: e.Agent.ID, MaxPerPurchase: 1, Budget: 1, ExpiresAt: e.Clock.Now().Add(-time.Hour)}, nil); s != http.StatusBadRequest {
+		t.Errorf("grant a mandate expired already: HTTP %d, want 400", s)
+	}
 	var list struct{ Mandates []checkout.MandateView }
 	if s := e.Do(t, e.OwnerKey, "GET", "/v1/wallets/"+e.Wallet.ID+"/mandates", "", nil, &list); s != http.StatusOK || len(list.Mandates) != 1 {
 		t.Errorf("list mandates: HTTP %d %+v", s, list)
