@@ -55,50 +55,39 @@ func checkHash(rec []byte, step string, extra ...[]byte) error {
 	return nil
 }
 
+// certKind is what tells an issuer certificate (EMV Book 2 Table 6) from
+// an ICC certificate (Table 14): format, where the fields after the
+// certified identity sit, and how the identity is checked.
+type certKind struct {
+	name     string // "issuer" or "ICC"
+	format   byte
+	head     int // header .. exponent length; the last four are hash and key algorithms and lengths
+	expiryAt int // offset of the MMYY expiration date
+	// identity checks the certified issuer identifier or PAN against the
+	// PAN read from the card, returning the failure's step and error.
+	identity func(rec, pan []byte) error
+}
+
+var (
+	issuerCert = certKind{"issuer", 0x02, issuerCertHead, 6, func(rec, pan []byte) error {
+		if !issuerIDMatches(rec[2:6], pan) {
+			return fail("issuer identifier", ErrIssuerIdentifier)
+		}
+		return nil
+	}}
+	iccCert = certKind{"ICC", 0x04, iccCertHead, 12, func(rec, pan []byte) error {
+		if panDigits(rec[2:12]) != panDigits(pan) {
+			return fail("ICC certificate PAN", ErrPANMismatch)
+		}
+		return nil
+	}}
+)
+
 // RecoverIssuerKey recovers the issuer public key from its certificate 90,
 // remainder 92 and exponent 9F32, signed by ca, with every check of EMV
 // Book 2 §5.3 and §6.3. pan is the value of 5A; date the transaction date.
 func RecoverIssuerKey(ca *PublicKey, cert, remainder, exponent, pan []byte, date time.Time) (*PublicKey, error) {
-	const step = "issuer certificate"
-	rec, err := open(ca, cert, 0x02, issuerCertHead+hashLen+1, step)
-	if err != nil {
-		return nil, err
-	}
-	if rec[11] != hashAlgSHA1 {
-		return nil, fail(step+" hash algorithm", ErrHashAlgorithm)
-	}
-	keyLen, expLen := int(rec[13]), int(rec[14])
-	field := rec[issuerCertHead : len(rec)-1-hashLen]
-	modulus, err := joinModulus(field, remainder, keyLen, "issuer public key remainder")
-	if err != nil {
-		return nil, err
-	}
-	if len(exponent) == 0 {
-		return nil, fail("issuer public key exponent", ErrMissing)
-	}
-	if expLen != len(exponent) {
-		return nil, fail("issuer public key exponent", ErrExponent)
-	}
-	if err := checkHash(rec, step, remainder, exponent); err != nil {
-		return nil, err
-	}
-	if len(pan) == 0 {
-		return nil, fail("application PAN", ErrMissing)
-	}
-	if !issuerIDMatches(rec[2:6], pan) {
-		return nil, fail("issuer identifier", ErrIssuerIdentifier)
-	}
-	if err := checkExpiry(rec[6:8], date); err != nil {
-		return nil, fail(step+" expiry", err)
-	}
-	if rec[12] != pkAlgRSA {
-		return nil, fail(step+" public key algorithm", ErrPKAlgorithm)
-	}
-	k, err := NewPublicKey(modulus, exponent)
-	if err != nil {
-		return nil, fail("issuer public key", err)
-	}
-	return k, nil
+	return recoverKey(issuerCert, ca, cert, remainder, exponent, pan, nil, date)
 }
 
 // RecoverICCKey recovers the ICC public key from its certificate 9F46,
@@ -106,44 +95,51 @@ func RecoverIssuerKey(ca *PublicKey, cert, remainder, exponent, pan []byte, date
 // check of EMV Book 2 §6.4. staticData is the static data to be
 // authenticated (see StaticData); pan the value of 5A.
 func RecoverICCKey(issuer *PublicKey, cert, remainder, exponent, pan, staticData []byte, date time.Time) (*PublicKey, error) {
-	const step = "ICC certificate"
-	rec, err := open(issuer, cert, 0x04, iccCertHead+hashLen+1, step)
+	return recoverKey(iccCert, issuer, cert, remainder, exponent, pan, staticData, date)
+}
+
+// recoverKey runs the checks of a public key certificate in Book 2's
+// order; signed is hashed after the remainder and exponent.
+func recoverKey(kind certKind, signer *PublicKey, cert, remainder, exponent, pan, signed []byte, date time.Time) (*PublicKey, error) {
+	step := kind.name + " certificate"
+	rec, err := open(signer, cert, kind.format, kind.head+hashLen+1, step)
 	if err != nil {
 		return nil, err
 	}
-	if rec[17] != hashAlgSHA1 {
+	hashAlg, pkAlg := rec[kind.head-4], rec[kind.head-3]
+	keyLen, expLen := int(rec[kind.head-2]), int(rec[kind.head-1])
+	if hashAlg != hashAlgSHA1 {
 		return nil, fail(step+" hash algorithm", ErrHashAlgorithm)
 	}
-	keyLen, expLen := int(rec[19]), int(rec[20])
-	field := rec[iccCertHead : len(rec)-1-hashLen]
-	modulus, err := joinModulus(field, remainder, keyLen, "ICC public key remainder")
+	field := rec[kind.head : len(rec)-1-hashLen]
+	modulus, err := joinModulus(field, remainder, keyLen, kind.name+" public key remainder")
 	if err != nil {
 		return nil, err
 	}
 	if len(exponent) == 0 {
-		return nil, fail("ICC public key exponent", ErrMissing)
+		return nil, fail(kind.name+" public key exponent", ErrMissing)
 	}
 	if expLen != len(exponent) {
-		return nil, fail("ICC public key exponent", ErrExponent)
+		return nil, fail(kind.name+" public key exponent", ErrExponent)
 	}
-	if err := checkHash(rec, step, remainder, exponent, staticData); err != nil {
+	if err := checkHash(rec, step, remainder, exponent, signed); err != nil {
 		return nil, err
 	}
 	if len(pan) == 0 {
 		return nil, fail("application PAN", ErrMissing)
 	}
-	if panDigits(rec[2:12]) != panDigits(pan) {
-		return nil, fail(step+" PAN", ErrPANMismatch)
+	if err := kind.identity(rec, pan); err != nil {
+		return nil, err
 	}
-	if err := checkExpiry(rec[12:14], date); err != nil {
+	if err := checkExpiry(rec[kind.expiryAt:kind.expiryAt+2], date); err != nil {
 		return nil, fail(step+" expiry", err)
 	}
-	if rec[18] != pkAlgRSA {
+	if pkAlg != pkAlgRSA {
 		return nil, fail(step+" public key algorithm", ErrPKAlgorithm)
 	}
 	k, err := NewPublicKey(modulus, exponent)
 	if err != nil {
-		return nil, fail("ICC public key", err)
+		return nil, fail(kind.name+" public key", err)
 	}
 	return k, nil
 }
