@@ -167,8 +167,11 @@ func kernelFor(r *recording) int {
 // answer is kept out of r.all; its absence shows up in the checks.
 func (t *Trace) pick() (*recording, error) {
 	r := &recording{}
-	for _, e := range t.Exchanges {
+	for i, e := range t.Exchanges {
 		c := e.Command
+		if len(c) < 4 || len(e.Response) < 2 {
+			return nil, fmt.Errorf("%w: apdu %d is too short", ErrFormat, i)
+		}
 		var data []byte
 		if len(c) > 5 && int(c[4]) <= len(c)-5 {
 			data = c[5 : 5+int(c[4])]

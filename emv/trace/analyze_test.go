@@ -143,10 +143,22 @@ func signedAnswers(t *testing.T, tr *Trace, keys *oda.CAKeyStore) [][]byte {
 	return out
 }
 
-func TestAnalyzeNoApplication(t *testing.T) {
-	tr := &Trace{Exchanges: []Exchange{{Command: []byte{0x00, 0xA4, 0x04, 0x00}, Response: []byte{0x6A, 0x82}}}}
-	if _, err := Analyze(tr, nil); !errors.Is(err, ErrFormat) {
-		t.Errorf("err = %v, want ErrFormat", err)
+func TestAnalyzeNotATransaction(t *testing.T) {
+	selectAID := []byte{0x00, 0xA4, 0x04, 0x00, 0x02, 0xA0, 0x00}
+	tests := []struct {
+		name      string
+		exchanges []Exchange
+	}{
+		{"no application", []Exchange{{Command: []byte{0x00, 0xA4, 0x04, 0x00}, Response: []byte{0x6A, 0x82}}}},
+		{"short command", []Exchange{{Command: selectAID, Response: []byte{0x90, 0x00}}, {Command: []byte{0x80, 0xA8}, Response: []byte{0x90, 0x00}}}},
+		{"short response", []Exchange{{Command: selectAID, Response: []byte{0x90}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Analyze(&Trace{Exchanges: tt.exchanges}, nil); !errors.Is(err, ErrFormat) {
+				t.Errorf("err = %v, want ErrFormat", err)
+			}
+		})
 	}
 }
 
