@@ -13,7 +13,7 @@ import (
 	"tappos/emv/tlv"
 )
 
-func load(t *testing.T, name string) *Trace {
+func load(t testing.TB, name string) *Trace {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "testdata", "traces", name))
 	if err != nil {
