@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,7 +70,7 @@ func (s *syncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
-func newFixture(t *testing.T, cfg api.Config) *fixture {
+func newFixture(t testing.TB, cfg api.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := sqlitestore.Open(filepath.Join(dir, "ledger.db"))
@@ -341,7 +343,9 @@ func TestBatch(t *testing.T) {
 	offline.Kind = ledger.AuthOffline
 	items := []api.BatchItem{
 		{IdempotencyKey: "b1", AuthorizationRequest: f.tap(t, 0, "b1", 100, 0x80)},
-		{IdempotencyKey: "b2", AuthorizationRequest: f.tap(t, 0, "b2", 1_000_000, 0x80)},
+		// Another card: items run concurrently, and a card's higher
+		// counter value applied first would make its lower one a replay.
+		{IdempotencyKey: "b2", AuthorizationRequest: f.tap(t, 1, "b2", 1_000_000, 0x80)},
 		{IdempotencyKey: "b3", AuthorizationRequest: api.AuthorizationRequest{TerminalTxnID: "b3", Amount: 1, Currency: "EUR", EMV: "zz"}},
 		{IdempotencyKey: "b4", AuthorizationRequest: theirs},
 		{IdempotencyKey: "b5", AuthorizationRequest: offline},
@@ -373,4 +377,35 @@ func TestBatch(t *testing.T) {
 		t.Errorf("balance %d, want 9900", bal)
 	}
 	f.env.MustVerify(t)
+}
+
+// FuzzAuthorizationBody: whatever a terminal posts, the answer is a
+// decision or a client error, never a server error.
+func FuzzAuthorizationBody(f *testing.F) {
+	fx := newFixture(f, api.Config{Rate: -1})
+	good, _ := json.Marshal(api.AuthorizationRequest{TerminalTxnID: "f", Amount: 100, Currency: "EUR",
+		EMV: hex.EncodeToString(storetest.Tap(f, fx.env.Cards[0], 100, 0x80))})
+	f.Add(good)
+	f.Add([]byte(`{"terminal_txn_id":"x","amount":1,"currency":"EUR","emv":"9f2608"}`))
+	f.Add([]byte(`{"amount":-1}`))
+	f.Add([]byte(`[]`))
+	n := 0
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n++
+		req, err := http.NewRequest("POST", fx.srv.URL+"/v1/authorizations", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+fx.term.Key)
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("fuzz-%d", n))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+	})
 }
