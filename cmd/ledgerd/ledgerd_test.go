@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tappos/internal/pgtest"
 	"tappos/ledger"
 	"tappos/ledger/api"
 	"tappos/ledger/client"
@@ -38,16 +40,19 @@ func (s *syncBuffer) String() string {
 
 const cardsDir = "../../testdata/cards"
 
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
 // startDev runs ledgerd --dev until the test ends and returns its URL and
 // output.
-func startDev(t *testing.T, dir string) (string, *syncBuffer) {
+func startDev(t *testing.T, dir string, extra ...string) (string, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"--dev", "--db", filepath.Join(dir, "ledger.db"), "--addr", "127.0.0.1:0",
-			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}, nil, out, errs)
+		args := []string{"--dev", "--db", filepath.Join(dir, "ledger.db"), "--addr", "127.0.0.1:0",
+			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}
+		done <- run(ctx, append(args, extra...), nil, out, errs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -67,12 +72,34 @@ func startDev(t *testing.T, dir string) (string, *syncBuffer) {
 }
 
 func TestDevSeedServeVerify(t *testing.T) {
+	url, out := startDev(t, t.TempDir())
+	tapProfile(t, url, out)
+}
+
+// TestPostgres serves from PostgreSQL, as several ledgerd would.
+func TestPostgres(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := pgtest.URL(t)
+	url, out := startDev(t, dir, "--db", db, "--secret-file", secret)
+	tapProfile(t, url, out)
+	var vout, verrs syncBuffer
+	if code := run(context.Background(), []string{"verify", "--db", db}, nil, &vout, &verrs); code != 0 ||
+		!strings.Contains(vout.String(), "journal:purchase 1") {
+		t.Errorf("verify: exit %d: %s %s", code, vout.String(), verrs.String())
+	}
+}
+
+// tapProfile pays with the first card profile at a --dev ledgerd.
+func tapProfile(t *testing.T, url string, out *syncBuffer) {
+	t.Helper()
 	profiles, err := loadProfiles(cardsDir)
 	if err != nil || len(profiles) == 0 {
 		t.Fatalf("card profiles: %d, %v", len(profiles), err)
 	}
-	dir := t.TempDir()
-	url, out := startDev(t, dir)
 	key := regexp.MustCompile(`terminal \S+ key (\S+)`).FindStringSubmatch(out.String())
 	if key == nil {
 		t.Fatalf("no terminal key printed: %s", out.String())
