@@ -24,8 +24,8 @@ func init() {
 const emvTLVUsage = `usage: posctl emv tlv [--json] HEX...
 
 Decodes BER-TLV data: one object per line, children indented, with the
-tag's name and, for bit-field tags (AIP, TVR, TSI, TTQ, CTQ, CVM Results,
-CID, Visa IAD), the meaning of the bits set. HEX may contain spaces or be
+tag's name and, for coded tags (AIP, AFL, CVM List, TVR, TSI, TTQ, CTQ,
+CVM Results, CID, Visa IAD), what the value means. HEX may contain spaces or be
 split over several arguments; "-" reads it from standard input. PANs and
 track data are masked.
 

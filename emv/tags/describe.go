@@ -1,6 +1,7 @@
 package tags
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -11,6 +12,8 @@ import (
 // Tags with a bit-field decoder.
 const (
 	tagAIP        tlv.Tag = 0x82
+	tagCVMList    tlv.Tag = 0x8E
+	tagAFL        tlv.Tag = 0x94
 	tagTVR        tlv.Tag = 0x95
 	tagTSI        tlv.Tag = 0x9B
 	tagIAD        tlv.Tag = 0x9F10
@@ -23,7 +26,7 @@ const (
 // HasDecoder reports whether Describe knows how to decode the tag.
 func HasDecoder(t tlv.Tag) bool {
 	switch t {
-	case tagAIP, tagTVR, tagTSI, tagIAD, tagCID, tagCVMResults, tagTTQ, tagCTQ:
+	case tagAIP, tagCVMList, tagAFL, tagTVR, tagTSI, tagIAD, tagCID, tagCVMResults, tagTTQ, tagCTQ:
 		return true
 	}
 	return false
@@ -49,6 +52,10 @@ func Describe(t tlv.Tag, v []byte) []string {
 		return fixed(v, 4, ttqBits, nil)
 	case tagCTQ:
 		return fixed(v, 2, ctqBits, nil)
+	case tagCVMList:
+		return describeCVMList(v)
+	case tagAFL:
+		return describeAFL(v)
 	case tagCID:
 		return describeCID(v)
 	case tagCVMResults:
@@ -197,6 +204,39 @@ func CVMConditionName(c byte) string {
 		return fmt.Sprintf("Payment system-specific condition %02X", c)
 	}
 	return fmt.Sprintf("RFU condition %02X", c)
+}
+
+// describeCVMList decodes a CVM List (8E, EMV Book 3 §10.5): amounts X
+// and Y, then one line per CV Rule.
+func describeCVMList(v []byte) []string {
+	if len(v) < 8 || len(v)%2 != 0 {
+		return []string{fmt.Sprintf("malformed: %d bytes, want 8 plus 2 per CV rule", len(v))}
+	}
+	out := []string{
+		fmt.Sprintf("Amount X: %d", binary.BigEndian.Uint32(v[0:4])),
+		fmt.Sprintf("Amount Y: %d", binary.BigEndian.Uint32(v[4:8])),
+	}
+	for i := 8; i < len(v); i += 2 {
+		rule := fmt.Sprintf("%s (condition: %s)", CVMName(v[i]), CVMConditionName(v[i+1]))
+		if v[i]&0x40 != 0 {
+			rule += "; if unsuccessful, the next rule"
+		}
+		out = append(out, rule)
+	}
+	return out
+}
+
+// describeAFL decodes an Application File Locator (94) entry by entry.
+func describeAFL(v []byte) []string {
+	entries, err := ParseAFL(v)
+	if err != nil {
+		return []string{"malformed: " + err.Error()}
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("SFI %d, records %d-%d, %d for offline data authentication", e.SFI, e.First, e.Last, e.ODA))
+	}
+	return out
 }
 
 func describeCVMResults(v []byte) []string {

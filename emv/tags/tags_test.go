@@ -103,6 +103,17 @@ func TestDescribe(t *testing.T) {
 		{"aip mastercard", 0x82, "5980", []string{
 			"SDA supported", "Cardholder verification is supported",
 			"Terminal risk management is to be performed", "CDA supported", "EMV mode is supported (kernel 2)"}},
+		{"cvm list", 0x8E, "000000000000271042031E031F00", []string{
+			"Amount X: 0", "Amount Y: 10000",
+			"Enciphered PIN verified online (condition: If terminal supports the CVM); if unsuccessful, the next rule",
+			"Signature (paper) (condition: If terminal supports the CVM)",
+			"No CVM required (condition: Always)"}},
+		{"cvm list amounts only", 0x8E, "0000000000000000", []string{"Amount X: 0", "Amount Y: 0"}},
+		{"cvm list odd rule", 0x8E, "00000000000000001F", []string{"malformed: 9 bytes, want 8 plus 2 per CV rule"}},
+		{"afl", 0x94, "0801010010010201", []string{
+			"SFI 1, records 1-1, 0 for offline data authentication",
+			"SFI 2, records 1-2, 1 for offline data authentication"}},
+		{"afl bad", 0x94, "08020100", []string{"malformed: malformed application file locator: entry 0"}},
 		{"tvr clean", 0x95, "0000000000", nil},
 		{"tvr", 0x95, "8000048002", []string{
 			"Offline data authentication was not performed", "Online PIN entered",
