@@ -187,7 +187,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestDescribeNeverPanics(t *testing.T) {
-	for _, tag := range []tlv.Tag{0x82, 0x95, 0x9B, 0x9F10, 0x9F27, 0x9F34, 0x9F66, 0x9F6C} {
+	for _, tag := range []tlv.Tag{0x82, 0x8E, 0x94, 0x95, 0x9B, 0x9F10, 0x9F27, 0x9F34, 0x9F66, 0x9F6C} {
 		for l := 0; l < 40; l++ {
 			v := make([]byte, l)
 			for i := range v {
