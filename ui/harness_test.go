@@ -193,7 +193,11 @@ func (h *harness) golden(name string) {
 		h.t.Fatalf("%v (run go test -update)", err)
 	}
 	if string(want) != got {
-		h.t.Errorf("%s differs from the rendering; run go test ./ui -update and review the diff", path)
+		failed := filepath.Join(os.TempDir(), "tappos-ui-failed", name+".xml")
+		if err := os.MkdirAll(filepath.Dir(failed), 0o755); err == nil {
+			os.WriteFile(failed, []byte(got), 0o644)
+		}
+		h.t.Errorf("%s differs from the rendering (written to %s); run go test ./ui -update and review the diff", path, failed)
 	}
 }
 

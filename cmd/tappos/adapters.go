@@ -27,7 +27,10 @@ type till struct {
 	queue  *offline.Queue
 	syncer *offline.Syncer
 	reader string
-	pin    string
+	// readerUp reports whether the reader is still there; nil means it
+	// always is (the simulated reader).
+	readerUp func() bool
+	pin      string
 
 	// afterTap runs when a sale is over, e.g. to take the simulated card
 	// out of the field.
@@ -205,7 +208,7 @@ func reasonOfErr(err error) ui.Reason {
 
 // Status reports the reader, the ledger, the offline queue and the batch.
 func (p *till) Status(ctx context.Context) (ui.StatusInfo, error) {
-	st := ui.StatusInfo{Reader: p.reader, ReaderConnected: p.reader != ""}
+	st := ui.StatusInfo{Reader: p.reader, ReaderConnected: p.readerUp == nil || p.readerUp()}
 	mode := p.policy.Mode()
 	st.WorkOffline = mode.WorkOffline
 	hctx, cancel := context.WithTimeout(ctx, time.Second)

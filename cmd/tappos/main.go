@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -30,9 +31,11 @@ import (
 
 	"tappos/emv/kernel"
 	"tappos/offline"
+	"tappos/terminal"
 	"tappos/terminal/batch"
 	"tappos/terminal/host"
 	"tappos/terminal/memreader"
+	"tappos/terminal/pcsc"
 	"tappos/terminal/receipt"
 	"tappos/terminal/sale"
 	"tappos/ui"
@@ -40,20 +43,28 @@ import (
 	"tappos/ui/i18n"
 )
 
+// ledgerKeyEnv holds the terminal's ledger API key outside demo mode, so
+// it stays out of the process list.
+const ledgerKeyEnv = "TAPPOS_LEDGER_KEY"
+
 // start is when the process began, for the first-frame benchmark.
 var start = time.Now()
 
 type options struct {
-	demo        bool
-	kiosk       bool
-	config      string
-	data        string
-	lang        string
-	pin         string
-	printer     string
-	screenshots string
-	selftest    string
-	bench       string
+	demo         bool
+	kiosk        bool
+	config       string
+	data         string
+	lang         string
+	pin          string
+	printer      string
+	screenshots  string
+	ledger       string
+	reader       string
+	keyFile      string
+	allowVirtual bool
+	selftest     string
+	bench        string
 }
 
 func main() {
@@ -65,11 +76,16 @@ func main() {
 	flag.StringVar(&o.lang, "lang", "", "language: en or zh-Hans (default: the system's)")
 	flag.StringVar(&o.pin, "pin", "1234", "manager PIN")
 	flag.StringVar(&o.printer, "printer", "", "ESC/POS printer device or file (default: receipts.escpos in the data directory)")
+	flag.StringVar(&o.ledger, "ledger", "", "ledger URL, without --demo (API key in "+ledgerKeyEnv+")")
+	flag.StringVar(&o.reader, "reader", "", "PC/SC reader name or part of it, without --demo (default: the first)")
+	flag.StringVar(&o.keyFile, "terminal-key", "", "terminal key file for the offline queue, without --demo (default: $"+offline.KeyEnv+")")
+	flag.BoolVar(&o.allowVirtual, "allow-virtual", false, "accept a vpcd virtual reader (card simulator), without --demo")
 	flag.StringVar(&o.screenshots, "screenshots", "", "drive a demo day and write PNGs of the main screens to this directory, then exit")
 	flag.StringVar(&o.selftest, "selftest", "", "drive one sale (approved or offline) through the window and exit 0 if it ends as expected")
 	flag.StringVar(&o.bench, "bench", "", "measure (first-frame or tap) and print the figure, then exit")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: tappos --demo [--kiosk] [--lang zh-Hans]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: tappos --demo [--kiosk] [--lang zh-Hans]\n"+
+			"       tappos --data DIR --ledger URL [--reader NAME] [--terminal-key FILE] [--kiosk]\n\n"+
 			"Example: tappos --demo --lang zh-Hans   # try a sale with the simulate-tap panel\n\n")
 		flag.PrintDefaults()
 	}
@@ -81,10 +97,11 @@ func main() {
 }
 
 func run(o options) error {
-	if !o.demo {
-		// Real readers and a remote ledger need the terminal key,
-		// reader selection and the ledger's URL: not wired yet.
-		return errors.New("only --demo is available yet (real PC/SC readers and a remote ledger are not wired)")
+	if !o.demo && (o.screenshots != "" || o.selftest != "" || o.bench != "") {
+		return errors.New("--screenshots, --selftest and --bench need --demo")
+	}
+	if !o.demo && (o.data == "" || o.ledger == "") {
+		return errors.New("without --demo, give --data and --ledger (and the keys: see --help)")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,36 +131,62 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	led, err := startLedger(ctx, o.data, cur.Alpha, logger)
-	if err != nil {
-		return err
+	var (
+		reader    terminal.Reader
+		mem       *memreader.Reader
+		led       *embeddedLedger
+		key       offline.Key
+		ledgerKey = os.Getenv(ledgerKeyEnv)
+	)
+	if o.demo {
+		if led, err = startLedger(ctx, o.data, cur.Alpha, logger); err != nil {
+			return err
+		}
+		defer led.Close()
+		o.ledger, ledgerKey = led.URL, led.Key
+		if _, err := io.ReadFull(rand.Reader, key[:]); err != nil {
+			return err
+		}
+		mem = memreader.New("Simulated reader")
+		reader = mem
+	} else {
+		if key, err = offline.LoadKey(o.keyFile); err != nil {
+			return err
+		}
+		if ledgerKey == "" {
+			return fmt.Errorf("set %s to the terminal's ledger API key", ledgerKeyEnv)
+		}
+		if reader, err = pcsc.Open(pcsc.Options{Name: o.reader, AllowVirtual: o.allowVirtual}); err != nil {
+			return err
+		}
 	}
-	defer led.Close()
+	defer reader.Close()
 
 	journal, err := batch.Open(filepath.Join(o.data, "journal.db"), batch.Options{})
 	if err != nil {
 		return err
 	}
 	defer journal.Close()
-	var key offline.Key
-	if _, err := io.ReadFull(rand.Reader, key[:]); err != nil {
-		return err
-	}
 	queue, err := offline.Open(filepath.Join(o.data, "offline.db"), offline.Options{Key: key})
 	if err != nil {
 		return err
 	}
 	defer queue.Close()
 
-	client := &host.Client{BaseURL: led.URL, APIKey: led.Key}
-	forwarder := &offline.HTTPForwarder{BaseURL: led.URL, APIKey: led.Key}
+	client := &host.Client{BaseURL: o.ledger, APIKey: ledgerKey}
+	forwarder := &offline.HTTPForwarder{BaseURL: o.ledger, APIKey: ledgerKey}
 	policy := offline.NewPolicy(offline.PolicyConfig{Timeout: 1500 * time.Millisecond, Health: forwarder})
-	reader := memreader.New("Simulated reader")
-	defer reader.Close()
 
 	p := &till{host: client, policy: policy, queue: queue, reader: reader.Name(), pin: o.pin,
-		syncer:   &offline.Syncer{Queue: queue, Forwarder: forwarder, Logger: logger},
-		afterTap: reader.Remove}
+		syncer: &offline.Syncer{Queue: queue, Forwarder: forwarder, Logger: logger}}
+	if mem != nil {
+		p.afterTap = mem.Remove // the simulated card leaves the field
+	} else {
+		p.readerUp = func() bool {
+			names, err := pcsc.Readers()
+			return err == nil && slices.Contains(names, reader.Name())
+		}
+	}
 	p.t = &sale.Terminal{
 		Kernel: &kernel.Kernel{Config: cfg, CAKeys: caKeys, Rand: rand.Reader, Now: time.Now},
 		Reader: reader, Journal: journal, Host: client, Router: policy, Queue: queue, Currency: cur,
@@ -187,12 +230,18 @@ func run(o options) error {
 	w.Resize(fyne.NewSize(1024, 700))
 	w.SetFullScreen(o.kiosk)
 
-	d := newDemo(reader, led)
-	var k *ui.Kiosk
+	var (
+		k    *ui.Kiosk
+		d    *demo
+		side fyne.CanvasObject
+	)
+	if o.demo {
+		d = newDemo(mem, led)
+		side = d.panel(func() *ui.Kiosk { return k })
+	}
 	k = ui.New(w, ui.Options{
 		Payments: p, Status: p, Manager: p, Printer: &escpos.Printer{Path: o.printer}, Sounder: newSounder(o.data),
-		Currency: uiCur, Lang: l, Side: d.panel(func() *ui.Kiosk { return k }),
-		Timeout: 45 * time.Second,
+		Currency: uiCur, Lang: l, Side: side, Timeout: 45 * time.Second,
 	})
 	defer k.Close()
 

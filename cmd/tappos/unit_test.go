@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image/color"
+	"testing"
+
+	"tappos/emv/kernel"
+	"tappos/terminal/sale"
+	"tappos/ui"
+)
+
+func TestReasonOf(t *testing.T) {
+	tests := []struct {
+		why  string
+		want ui.Reason
+	}{
+		{"insufficient_funds", ui.ReasonFunds},
+		{"ledger rejected: insufficient_funds", ui.ReasonFunds},
+		{"offline limit per_transaction", ui.ReasonOfflineLimit},
+		{"unable to go online; offline limit cumulative_amount", ui.ReasonOfflineLimit},
+		{"declined by the card", ui.ReasonCard},
+		{"card_blocked", ui.ReasonTryAnotherCard},
+		{"bad_cryptogram", ui.ReasonIssuerAuth},
+		{"limit", ui.ReasonNotAllowed},
+		{"something else", ui.Reason("something else")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.why, func(t *testing.T) {
+			if got := reasonOf(tt.why); got != tt.want {
+				t.Errorf("reasonOf(%q) = %q, want %q", tt.why, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReasonOfErr(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want ui.Reason
+	}{
+		{"no_card", fmt.Errorf("sale x: %w", sale.ErrNoCard), ui.ReasonTimeout},
+		{"try_again", fmt.Errorf("sale x: %w: %w", sale.ErrTryAgain, errors.New("removed")), ui.ReasonCommunication},
+		{"not_allowed", fmt.Errorf("sale x: %w: %w", sale.ErrNotPossible, kernel.ErrNotAllowed), ui.ReasonNotAllowed},
+		{"not_possible", fmt.Errorf("sale x: %w: %w", sale.ErrNotPossible, kernel.ErrNoApplication), ui.ReasonTryAnotherCard},
+		{"refunded", sale.ErrNotRefundable, ui.ReasonAlreadyRefunded},
+		{"cancelled", context.Canceled, ui.ReasonCancelled},
+		{"other", errors.New("disk full"), ui.ReasonCommunication},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := reasonOfErr(tt.err); got != tt.want {
+				t.Errorf("reasonOfErr = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// xwdDump builds a w×h 32-bit ZPixmap dump filled with one pixel value.
+func xwdDump(w, h int, px uint32) []byte {
+	hdr := make([]byte, 100)
+	fields := []uint32{100, 7, 2, 24, uint32(w), uint32(h), 0, 0, 32, 0, 32, 32, uint32(w * 4), 4,
+		0xff0000, 0xff00, 0xff, 8, 256, 0, uint32(w), uint32(h), 0, 0, 0}
+	for i, f := range fields {
+		binary.BigEndian.PutUint32(hdr[i*4:], f)
+	}
+	for range w * h {
+		hdr = binary.LittleEndian.AppendUint32(hdr, px)
+	}
+	return hdr
+}
+
+func TestDecodeXWD(t *testing.T) {
+	img, err := decodeXWD(xwdDump(3, 2, 0x00123456))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := img.At(2, 1), (color.RGBA{0x12, 0x34, 0x56, 0xff}); got != want {
+		t.Errorf("pixel %v, want %v", got, want)
+	}
+	bad := map[string][]byte{
+		"short":     make([]byte, 10),
+		"truncated": xwdDump(3, 2, 0)[:110],
+		"huge":      func() []byte { b := xwdDump(1, 1, 0); binary.BigEndian.PutUint32(b[16:], 1<<30); return b }(),
+	}
+	for name, b := range bad {
+		t.Run(name, func(t *testing.T) {
+			if _, err := decodeXWD(b); !errors.Is(err, errXWD) {
+				t.Errorf("decodeXWD: %v, want errXWD", err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeXWD(f *testing.F) {
+	f.Add(xwdDump(2, 2, 0xffffff))
+	f.Add(xwdDump(1, 1, 0)[:100])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		img, err := decodeXWD(b)
+		if err == nil && img.Bounds().Empty() {
+			t.Fatal("empty image without error")
+		}
+	})
+}
+
+func TestWAV(t *testing.T) {
+	b := wav([]tone{{1000, 10}})
+	if string(b[:4]) != "RIFF" || string(b[8:16]) != "WAVEfmt " {
+		t.Fatalf("header %q", b[:16])
+	}
+	samples := 22050 * 10 / 1000
+	if got := binary.LittleEndian.Uint32(b[40:]); got != uint32(samples*2) {
+		t.Errorf("data size %d, want %d", got, samples*2)
+	}
+	if len(b) != 44+samples*2 {
+		t.Errorf("length %d, want %d", len(b), 44+samples*2)
+	}
+}
