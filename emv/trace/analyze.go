@@ -203,7 +203,9 @@ func (t *Trace) pick() (*recording, error) {
 				continue // a record must be one template 70; a kernel ignores nothing less
 			}
 		case 0xAE: // GENERATE AC
-			r.genAC, r.genACP1, r.cdol1 = resp, c[2], data
+			if r.genAC == nil { // CDA here covers the first; a second signs CDOL2 data too
+				r.genAC, r.genACP1, r.cdol1 = resp, c[2], data
+			}
 		case 0x88: // INTERNAL AUTHENTICATE
 			r.ddolData, r.intAuth = data, resp
 		}

@@ -191,3 +191,22 @@ func TestPickPDOLData(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeSecondGenerateAC checks that a second GENERATE AC, whose
+// CDA would also cover CDOL2 data, does not replace the first.
+func TestAnalyzeSecondGenerateAC(t *testing.T) {
+	tr := load(t, "mock-msc-online.json")
+	first, ok := tr.Find([]byte{0x80, 0xAE})
+	if !ok {
+		t.Fatal("no GENERATE AC")
+	}
+	second := Exchange{Command: append([]byte{0x80, 0xAE, 0x50, 0x00, 0x02, 0x30, 0x30}, 0x00), Response: first.Response}
+	tr.Exchanges = append(tr.Exchanges, second)
+	rep, err := Analyze(tr, loadKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.ODA.OK || rep.ODA.Method != "CDA" {
+		t.Errorf("oda = %+v, want CDA ok", rep.ODA)
+	}
+}
