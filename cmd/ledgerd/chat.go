@@ -48,15 +48,16 @@ type chatKeys struct {
 	AgentKey  string `json:"agent_key"`
 	OwnerKey  string `json:"owner_key"`
 	MandateID string `json:"mandate_id"`
+	Currency  string `json:"currency"`
 }
 
-// devCatalog is the demo merchant's catalog.
+// devCatalog is the demo merchant's catalog, priced in the demo currency.
 var devCatalog = []ledger.CatalogItem{
-	{SKU: "COF-250", Name: "Espresso beans 250 g", Price: 12_50, Currency: "EUR", Stock: 500},
-	{SKU: "COF-1000", Name: "Espresso beans 1 kg", Price: 39_00, Currency: "EUR", Stock: 100},
-	{SKU: "TEA-GRN", Name: "Green tea 100 g", Price: 7_90, Currency: "EUR", Stock: 200},
-	{SKU: "MUG-1", Name: "Stoneware mug", Price: 9_00, Currency: "EUR", Stock: 50},
-	{SKU: "GRD-1", Name: "Burr grinder", Price: 89_00, Currency: "EUR", Stock: 10},
+	{SKU: "COF-250", Name: "Espresso beans 250 g", Price: 12_50, Stock: 500},
+	{SKU: "COF-1000", Name: "Espresso beans 1 kg", Price: 39_00, Stock: 100},
+	{SKU: "TEA-GRN", Name: "Green tea 100 g", Price: 7_90, Stock: 200},
+	{SKU: "MUG-1", Name: "Stoneware mug", Price: 9_00, Stock: 50},
+	{SKU: "GRD-1", Name: "Burr grinder", Price: 89_00, Stock: 10},
 }
 
 // seedChat seeds the demo catalog, an agent key, the owner key of the
@@ -91,12 +92,15 @@ func seedChat(ctx context.Context, l *ledger.Ledger, devKeysPath string, now tim
 		return fmt.Errorf("%s lists no wallets", devKeysPath)
 	}
 	for _, it := range devCatalog {
-		it.MerchantID = dk.MerchantID
+		it.MerchantID, it.Currency = dk.MerchantID, dk.Currency
 		if err := l.PutCatalogItem(ctx, it); err != nil {
 			return err
 		}
 	}
-	k := chatKeys{WalletID: chatWallet(dk.Wallets)}
+	k := chatKeys{WalletID: dk.DemoWallet, Currency: dk.Currency}
+	if k.WalletID == "" {
+		k.WalletID = dk.Wallets[0].ID
+	}
 	agent, agentKey, err := l.CreateAPIKey(ctx, ledger.RoleAgent, "", "")
 	if err != nil {
 		return err
@@ -120,21 +124,7 @@ func seedChat(ctx context.Context, l *ledger.Ledger, devKeysPath string, now tim
 	return nil
 }
 
-// chatWallet picks the demo wallet for chat purchases: one with an
-// ordinary credit card, so that its history shows taps and chat purchases
-// side by side; the first wallet otherwise.
-func chatWallet(ws []devWallet) string {
-	for _, name := range []string{"mastercard-credit", "visa-credit"} {
-		for _, w := range ws {
-			if w.Card == name {
-				return w.ID
-			}
-		}
-	}
-	return ws[0].ID
-}
-
 func printChat(out io.Writer, k chatKeys) {
-	fmt.Fprintf(out, "  chat wallet %s agent key %s\n  chat wallet %s owner key %s\n  mandate %s: EUR 25.00 a purchase, EUR 100.00 a day\n",
-		k.WalletID, k.AgentKey, k.WalletID, k.OwnerKey, k.MandateID)
+	fmt.Fprintf(out, "  chat wallet %s agent key %s\n  chat wallet %s owner key %s\n  mandate %s: %s 25.00 a purchase, %s 100.00 a day\n",
+		k.WalletID, k.AgentKey, k.WalletID, k.OwnerKey, k.MandateID, k.Currency, k.Currency)
 }

@@ -34,7 +34,7 @@ func TestDevChatWalletHistory(t *testing.T) {
 	wallet, agentKey := agent[1], agent[2]
 
 	// The chat wallet's card, from the wallet lines ledgerd printed.
-	card := regexp.MustCompile(`wallet ` + regexp.QuoteMeta(wallet) + ` EUR \S+ (\S+)`).FindStringSubmatch(out.String())
+	card := regexp.MustCompile(`wallet ` + regexp.QuoteMeta(wallet) + ` CNY \S+ (\S+)`).FindStringSubmatch(out.String())
 	if card == nil {
 		t.Fatalf("chat wallet %s has no card: %s", wallet, out.String())
 	}
@@ -50,14 +50,14 @@ func TestDevChatWalletHistory(t *testing.T) {
 	imk, _ := hex.DecodeString(p.IMK)
 	psn, _ := hex.DecodeString(p.PSN)
 	tapper := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 3}
-	emv, err := tapper.Tap(4_20, 978, ledgertest.Options{})
+	emv, err := tapper.Tap(4_20, 156, ledgertest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	c := &client.Client{BaseURL: url, Key: termKey[1]}
 	r, err := c.Authorize(ctx, "tap-1", api.AuthorizationRequest{TerminalTxnID: "tap-1", Amount: 4_20,
-		Currency: "EUR", EMV: hex.EncodeToString(emv)})
+		Currency: "CNY", EMV: hex.EncodeToString(emv)})
 	if err != nil || r.Result.Outcome != ledger.OutcomeApproved {
 		t.Fatalf("tap: %+v %v", r, err)
 	}

@@ -17,26 +17,42 @@ import (
 // devKeys is what --dev created, kept in --dev-keys so that a restart
 // prints the same keys instead of seeding again.
 type devKeys struct {
+	Currency   string            `json:"currency"`
 	MerchantID string            `json:"merchant_id"`
 	Terminals  map[string]string `json:"terminals"` // terminal id -> API key
 	Manager    string            `json:"manager_key"`
 	Admin      string            `json:"admin_key"`
 	Wallets    []devWallet       `json:"wallets"`
+	// DemoWallet is the shopper's wallet that several cards, a phone and
+	// the chat agent's mandate draw on.
+	DemoWallet string `json:"demo_wallet"`
 }
 
 type devWallet struct {
-	ID      string `json:"id"`
-	Card    string `json:"card,omitempty"` // profile name
-	Masked  string `json:"masked_pan,omitempty"`
-	Balance int64  `json:"balance"`
+	ID      string    `json:"id"`
+	Cards   []devCard `json:"cards,omitempty"`
+	Balance int64     `json:"balance"`
 }
 
-// devBalance is each demo wallet's opening balance: EUR 500.00.
-const devBalance = 50_000
+type devCard struct {
+	Profile string `json:"profile"`
+	Masked  string `json:"masked_pan"`
+}
+
+// Opening balances: the demo shopper's wallet, and every other card's.
+const (
+	devShopperBalance = 5_000_00
+	devBalance        = 500_00
+)
+
+// devShopperCards are the card simulator profiles linked to the demo
+// shopper's wallet, so that taps with cards and a phone and chat purchases
+// draw on one wallet.
+var devShopperCards = []string{"mastercard-credit", "visa-credit", "phone-visa", "visa-offline"}
 
 // seedDev seeds the demo data unless keysPath says it was done, and
 // prints the keys.
-func seedDev(ctx context.Context, l *ledger.Ledger, profiles []profile, keysPath string, out io.Writer) error {
+func seedDev(ctx context.Context, l *ledger.Ledger, profiles []profile, currency, keysPath string, out io.Writer) error {
 	b, err := os.ReadFile(keysPath)
 	if err == nil {
 		var k devKeys
@@ -70,21 +86,45 @@ func seedDev(ctx context.Context, l *ledger.Ledger, profiles []profile, keysPath
 	if _, k.Admin, err = l.CreateAPIKey(ctx, ledger.RoleAdmin, "", ""); err != nil {
 		return err
 	}
-	// One wallet per card, plus one without a card for chat purchases.
-	for i := 0; i <= len(profiles); i++ {
-		w, err := l.CreateWallet(ctx, "demo shopper", "EUR", 0)
+	k.Currency = currency
+	// The shopper's wallet takes the shopper's cards; every other profile
+	// gets a wallet of its own.
+	var shopper, others []profile
+	for _, p := range profiles {
+		if slices.Contains(devShopperCards, p.Name) {
+			shopper = append(shopper, p)
+		} else {
+			others = append(others, p)
+		}
+	}
+	slices.SortStableFunc(shopper, func(a, b profile) int {
+		return slices.Index(devShopperCards, a.Name) - slices.Index(devShopperCards, b.Name)
+	})
+	groups := [][]profile{shopper}
+	for _, p := range others {
+		groups = append(groups, []profile{p})
+	}
+	for i, cards := range groups {
+		owner, balance := "demo shopper", int64(devShopperBalance)
+		if i > 0 {
+			owner, balance = "demo card "+cards[0].Name, devBalance
+		}
+		w, err := l.CreateWallet(ctx, owner, currency, 0)
 		if err != nil {
 			return err
 		}
-		dw := devWallet{ID: w.ID, Balance: devBalance}
-		if i < len(profiles) {
-			if _, err := l.LinkCard(ctx, w.ID, profiles[i].PAN); err != nil {
-				return fmt.Errorf("linking card %s: %w", profiles[i].Name, err)
+		dw := devWallet{ID: w.ID, Balance: balance}
+		for _, p := range cards {
+			if _, err := l.LinkCard(ctx, w.ID, p.PAN); err != nil {
+				return fmt.Errorf("linking card %s: %w", p.Name, err)
 			}
-			dw.Card, dw.Masked = profiles[i].Name, ledger.MaskPAN(profiles[i].PAN)
+			dw.Cards = append(dw.Cards, devCard{Profile: p.Name, Masked: ledger.MaskPAN(p.PAN)})
 		}
-		if _, err := l.Deposit(ctx, nil, w.ID, devBalance, "EUR", "demo opening balance"); err != nil {
+		if _, err := l.Deposit(ctx, nil, w.ID, balance, currency, "demo opening balance"); err != nil {
 			return err
+		}
+		if i == 0 {
+			k.DemoWallet = w.ID
 		}
 		k.Wallets = append(k.Wallets, dw)
 	}
@@ -104,6 +144,11 @@ func printDev(out io.Writer, k devKeys) {
 	}
 	fmt.Fprintf(out, "  manager key %s\n  admin key %s\n", k.Manager, k.Admin)
 	for _, w := range k.Wallets {
-		fmt.Fprintf(out, "  wallet %s EUR %d.%02d %s %s\n", w.ID, w.Balance/100, w.Balance%100, w.Card, w.Masked)
+		fmt.Fprintf(out, "  wallet %s %s %d.%02d", w.ID, k.Currency, w.Balance/100, w.Balance%100)
+		for _, c := range w.Cards {
+			fmt.Fprintf(out, " %s %s", c.Profile, c.Masked)
+		}
+		fmt.Fprintln(out)
 	}
+	fmt.Fprintf(out, "  demo shopper wallet %s\n", k.DemoWallet)
 }

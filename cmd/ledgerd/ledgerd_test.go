@@ -108,13 +108,13 @@ func tapProfile(t *testing.T, url string, out *syncBuffer) {
 	imk, _ := hex.DecodeString(p.IMK)
 	psn, _ := hex.DecodeString(p.PSN)
 	card := &ledgertest.Card{PAN: p.PAN, PSN: psn[0], Scheme: p.Scheme, IMK: imk, ATC: 7}
-	emv, err := card.Tap(1_999, 978, ledgertest.Options{UN: [4]byte{9, 9, 9, 9}})
+	emv, err := card.Tap(1_999, 156, ledgertest.Options{UN: [4]byte{9, 9, 9, 9}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &client.Client{BaseURL: url, Key: key[1]}
 	r, err := c.Authorize(context.Background(), "t1", api.AuthorizationRequest{TerminalTxnID: "t1", Amount: 1_999,
-		Currency: "EUR", EMV: hex.EncodeToString(emv)})
+		Currency: "CNY", EMV: hex.EncodeToString(emv)})
 	if err != nil {
 		t.Fatal(err)
 	}

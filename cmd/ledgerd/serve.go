@@ -27,6 +27,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cards := fs.String("cards", "", "card simulator profiles `dir` whose issuer keys to trust (default testdata/cards with --dev)")
 	dev := fs.Bool("dev", false, "seed demo data once and print its keys")
 	devKeys := fs.String("dev-keys", "ledger.dev-keys.json", "with --dev: `file` where the demo keys are kept")
+	devCurrency := fs.String("dev-currency", "CNY", "with --dev: the demo wallets' and catalog's ISO 4217 `currency`")
 	rate := fs.Float64("rate", 200, "requests per second per API key (negative: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -74,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer l.Close()
 	if *dev {
-		if err := seedDev(ctx, l, profiles, *devKeys, stdout); err != nil {
+		if err := seedDev(ctx, l, profiles, *devCurrency, *devKeys, stdout); err != nil {
 			return fail(fmt.Errorf("seeding demo data: %w", err))
 		}
 		if err := seedChat(ctx, l, *devKeys, time.Now(), stdout); err != nil {
