@@ -4,7 +4,8 @@
 // Decoding is strict: every length is checked against the bytes that are
 // really there, nesting is bounded, and any violation is reported as an
 // *Error carrying the offset of the offending byte. Padding bytes 00 and FF
-// between objects are skipped, as EMV Book 3 Annex B allows.
+// between objects are skipped, as EMV Book 3 Annex B allows. ParseHex reads
+// the hex dumps that tools and people pass around.
 package tlv
 
 import (
