@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"tappos/ui/i18n"
@@ -44,7 +45,7 @@ func (k *Kiosk) managerScreen() fyne.CanvasObject {
 		page = container.NewCenter(text(k.tr.T("manager.title"), 32, colForeground, true))
 	}
 	if k.note != "" {
-		page = container.NewBorder(nil, text(k.note, 24, colBanner, true), nil, nil, page)
+		page = container.NewBorder(nil, para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true), nil, nil, page)
 	}
 	return container.NewBorder(nil, nil, container.NewVBox(menu...), nil, page)
 }

@@ -8,6 +8,13 @@
 // cmd/tappos. Reader and network calls run on their own goroutines; the
 // kiosk touches widgets only through the Do function it is given
 // (fyne.Do in the app).
+//
+// Every cashier action has a key: digits, Backspace and Delete on the
+// keypad, Enter to charge, Esc to cancel or go back, F2 refund or void,
+// F8 English/中文, F9 manager; on an outcome R receipt and N new sale;
+// on the receipt P print; in refund and void F5 refund and F6 void. The
+// manager's pages are F1 X report, F2 batch close, F3 offline queue, F4
+// sync, F5 work offline and F6 settings.
 package ui
 
 import (

@@ -149,17 +149,18 @@ func (k *Kiosk) receiptScreen() fyne.CanvasObject {
 		qr.SetMinSize(fyne.NewSize(240, 240))
 		right = append(right, qr, text(k.tr.T("receipt.scan"), 20, colForeground, false))
 	}
-	if k.note != "" {
-		right = append(right, text(k.note, 22, colBanner, true))
-	}
 	var buttons []fyne.CanvasObject
 	if k.opt.Printer != nil {
 		buttons = append(buttons, touch(k.button("receipt.print", fyne.KeyP, k.Print), 0, 72))
 	}
 	buttons = append(buttons, touch(k.button("receipt.done", fyne.KeyReturn, k.NewSale), 0, 72))
+	bottom := container.NewVBox(container.NewGridWithColumns(len(buttons), buttons...))
+	if k.note != "" {
+		bottom.Objects = append([]fyne.CanvasObject{para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true)}, bottom.Objects...)
+	}
 	return container.NewBorder(
 		text(k.tr.T("receipt.title"), 28, colForeground, true),
-		container.NewGridWithColumns(len(buttons), buttons...),
+		bottom,
 		nil, nil,
 		container.NewBorder(nil, nil, nil, container.NewCenter(container.NewVBox(right...)), container.NewScroll(body)),
 	)
@@ -213,7 +214,7 @@ func (k *Kiosk) lookupScreen() fyne.CanvasObject {
 		}
 	}
 	if k.note != "" {
-		items = append(items, text(k.note, 24, colBanner, true))
+		items = append(items, para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true))
 	}
 	actions = append(actions, touch(k.button("common.back", fyne.KeyEscape, k.NewSale), 0, 72))
 	k.focus = ref
@@ -307,7 +308,7 @@ func (k *Kiosk) pinScreen() fyne.CanvasObject {
 	}
 	items := []fyne.CanvasObject{text(k.tr.T("pin.title"), 28, colForeground, true), text(dots, 48, colForeground, true)}
 	if k.note != "" {
-		items = append(items, text(k.note, 24, colBanner, true))
+		items = append(items, para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true))
 	}
 	ok := k.button("pin.ok", fyne.KeyReturn, k.SubmitPIN)
 	ok.Importance = widget.HighImportance

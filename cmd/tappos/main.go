@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -119,6 +120,30 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	// Settings the manager saved apply from the next start on: the
+	// kernel and the offline queue take their limits when they open.
+	settingsPath := filepath.Join(o.data, "settings.json")
+	saved, err := loadSettings(settingsPath)
+	if err != nil {
+		return err
+	}
+	var limits *offline.Limits
+	if saved != nil {
+		if err := applySettings(cfg, saved); err != nil {
+			return err
+		}
+		if saved.OfflineLimit > 0 {
+			l := offline.DefaultLimits()
+			l.PerTransaction = saved.OfflineLimit
+			limits = &l
+		}
+		if o.lang == "" {
+			o.lang = string(saved.Lang)
+		}
+		if o.reader == "" && !o.demo {
+			o.reader = saved.Reader
+		}
+	}
 	caKeys, err := cfg.CAKeys()
 	if err != nil {
 		return err
@@ -167,7 +192,7 @@ func run(o options) error {
 		return err
 	}
 	defer journal.Close()
-	queue, err := offline.Open(filepath.Join(o.data, "offline.db"), offline.Options{Key: key})
+	queue, err := offline.Open(filepath.Join(o.data, "offline.db"), offline.Options{Key: key, Limits: limits})
 	if err != nil {
 		return err
 	}
@@ -205,7 +230,9 @@ func run(o options) error {
 		p.settings.CVMLimit = max(p.settings.CVMLimit, a.CVMRequiredLimit)
 	}
 	p.settings.OfflineLimit = offline.DefaultLimits().PerTransaction
-	settingsPath := filepath.Join(o.data, "settings.json")
+	if limits != nil {
+		p.settings.OfflineLimit = limits.PerTransaction
+	}
 	p.saveFile = func(s ui.Settings) error {
 		b, err := json.MarshalIndent(s, "", "  ")
 		if err != nil {
@@ -294,4 +321,38 @@ func findUp(path string) string {
 		}
 		dir = parent
 	}
+}
+
+// loadSettings reads the settings the manager saved, or nil if there are
+// none yet.
+func loadSettings(path string) (*ui.Settings, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s ui.Settings
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// applySettings sets the manager's contactless and CVM limits on every
+// application of the terminal configuration.
+func applySettings(cfg *kernel.Config, s *ui.Settings) error {
+	for i := range cfg.AIDs {
+		if s.ContactlessLimit > 0 {
+			cfg.AIDs[i].TransactionLimit = s.ContactlessLimit
+		}
+		if s.CVMLimit > 0 {
+			cfg.AIDs[i].CVMRequiredLimit = s.CVMLimit
+		}
+	}
+	if err := cfg.Check(); err != nil {
+		return fmt.Errorf("saved settings: %w", err)
+	}
+	return nil
 }

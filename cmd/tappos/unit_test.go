@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"tappos/emv/kernel"
@@ -118,5 +121,39 @@ func TestWAV(t *testing.T) {
 	}
 	if len(b) != 44+samples*2 {
 		t.Errorf("length %d, want %d", len(b), 44+samples*2)
+	}
+}
+
+func TestSavedSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if s, err := loadSettings(path); s != nil || err != nil {
+		t.Fatalf("no file: %v, %v", s, err)
+	}
+	want := ui.Settings{Reader: "ACS", ContactlessLimit: 50000, CVMLimit: 20000, OfflineLimit: 3000, Lang: "zh-Hans"}
+	b, _ := json.Marshal(want)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadSettings(path)
+	if err != nil || got == nil || got.CVMLimit != want.CVMLimit || got.Lang != want.Lang {
+		t.Fatalf("loadSettings = %+v, %v", got, err)
+	}
+	cfg, err := kernel.LoadConfig(findUp("testdata/terminal/cn-shop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applySettings(cfg, got); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cfg.AIDs {
+		if a.TransactionLimit != 50000 || a.CVMRequiredLimit != 20000 {
+			t.Errorf("AID %X: limits %d/%d", a.AID, a.TransactionLimit, a.CVMRequiredLimit)
+		}
+	}
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadSettings(path); err == nil {
+		t.Error("broken settings file accepted")
 	}
 }
