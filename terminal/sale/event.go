@@ -29,5 +29,8 @@ type Event struct {
 	Offline  bool
 	Amount   int64
 	Currency receipt.Currency
-	Result   *Result // set on Approved and Declined
+	// Result is set on Approved and Declined, but for an offline
+	// approval: its Approved event comes as soon as the queue committed
+	// it, before the journal has the record (see the package doc).
+	Result *Result
 }

@@ -19,6 +19,30 @@
 // as evidence, sets TVR byte 5 bit 7 "issuer authentication failed" when
 // the ARPC is missing or malformed, and does not set the TSI bit "issuer
 // authentication was performed", because the card never saw it.
+//
+// # Offline approvals and crashes
+//
+// An offline approval is committed to the offline queue first; the
+// Approved event follows at once, before the journal is written (another
+// fsync) and before Sale returns, so that a display or `posctl tap --events`
+// reports it with nothing in between. The order decides what a crash can
+// leave:
+//
+//   - before the queue's commit: nothing is stored and nothing was shown;
+//     the card's TC is never presented, so the shopper is not charged.
+//   - between the commit and the event's write(2) to the display, a few
+//     microseconds: the tap is stored and forwarded, but nobody saw it
+//     approved. This window cannot be closed: a commit and a display are
+//     two acts, and showing first would risk approvals that were never
+//     stored (goods gone, nothing to charge).
+//   - after the event, before the journal's commit: shown and stored; the
+//     journal lacks the sale.
+//
+// Recovery is the same for the last two: the item is synced like any
+// other, and NoteSynced adds the sale the journal missed, marked
+// "recovered from the offline queue", so it is in the batch, the reports
+// and the reconciliation, where the merchant can refund it if the shopper
+// was never told it was approved.
 package sale
 
 import (
@@ -139,7 +163,9 @@ func (t *Terminal) emit(e Event) {
 // The transaction id is made before the card is asked for. A decline is a
 // result, not an error; the error says why a sale ended without decision
 // (ErrNoCard, ErrTryAgain, ErrNotPossible, a cancelled ctx) and then the
-// result, when not nil, carries the kernel's outcome.
+// result, when not nil, carries the kernel's outcome. An error after an
+// Approved event is the journal's: the approval stands, and NoteSynced
+// brings it into the journal later.
 func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	if t.NewID == nil {
 		return nil, errors.New("sale: terminal has no transaction id source")
@@ -181,6 +207,7 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 		rec.CryptogramType = ""
 	}
 	tvr, tsi := tags.TVR(out.TVR), tags.TSI(out.TSI)
+	shown := false // the outcome event went out already
 
 	switch out.Status {
 	case kernel.TryAgain:
@@ -203,7 +230,11 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 			rec.Reason = out.Reason
 		}
 	case kernel.Approved:
-		t.decideOffline(ctx, &rec, out)
+		if t.decideOffline(ctx, &rec, out) {
+			// Shown the moment it is stored: see the package doc.
+			t.emit(resultEvent(rec, nil))
+			shown = true
+		}
 	case kernel.OnlineRequest:
 		// Written before the request goes out: after a crash, a pending
 		// record tells ResolvePending to reverse it.
@@ -231,15 +262,20 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	res.Record = stored
 	res.Receipt = t.ReceiptOf(stored)
 	res.Elapsed = t.now().Sub(start)
-	t.emitResult(res)
+	if !shown {
+		t.emit(resultEvent(res.Record, res))
+	}
 	return res, nil
 }
 
-func (t *Terminal) emitResult(res *Result) {
-	r := res.Record
+func (t *Terminal) emitResult(res *Result) { t.emit(resultEvent(res.Record, res)) }
+
+// resultEvent is the Approved or Declined event of a record; res is nil
+// for an offline approval shown before the journal has it.
+func resultEvent(r batch.Record, res *Result) Event {
 	e := Event{TxnID: r.TxnID, Offline: r.Offline, Amount: r.Amount, Currency: r.Currency, Result: res}
-	switch {
-	case res.Approved():
+	switch r.Status {
+	case batch.Approved, batch.OfflineApproved:
 		e.Kind, e.Message = Approved, kernel.MsgApproved
 		if r.Offline {
 			e.Message = "Approved offline"
@@ -250,16 +286,17 @@ func (t *Terminal) emitResult(res *Result) {
 	default:
 		e.Kind, e.Message = Declined, kernel.MsgDeclined
 	}
-	t.emit(e)
+	return e
 }
 
-// decideOffline runs the offline rules on a card's offline approval.
-func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) {
+// decideOffline runs the offline rules on a card's offline approval and
+// reports whether the queue committed it.
+func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) bool {
 	rec.Offline = true
 	t.emit(Event{Kind: OfflineBadge, TxnID: rec.TxnID, Offline: true, Message: "Offline"})
 	if t.Queue == nil {
 		rec.Status, rec.Reason = batch.Declined, "offline approval not available on this terminal"
-		return
+		return false
 	}
 	_, err := t.Queue.Enqueue(ctx, offline.Tap{
 		TxnID: rec.TxnID, Amount: rec.Amount, Currency: t.Currency.Alpha, EMV: out.OnlineData,
@@ -271,12 +308,14 @@ func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *ke
 	case err == nil:
 		rec.Status = batch.OfflineApproved
 		rec.ApprovalCode = "OFFLINE"
+		return true
 	case errors.As(err, &de):
 		rec.Status, rec.Reason = batch.Declined, "offline limit "+string(de.Limit)
 	default:
 		// Not stored, so not approved: the goods must not leave.
 		rec.Status, rec.Reason = batch.Declined, "offline store failed"
 	}
+	return false
 }
 
 // online authorizes an online request with the ledger.

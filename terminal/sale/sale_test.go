@@ -531,6 +531,38 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
+// TestOfflineApprovedAtCommit checks the order that keeps a crash from
+// hiding an approval: the Approved event of an offline sale comes once the
+// queue holds the tap and before the journal does, and only once.
+func TestOfflineApprovedAtCommit(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	approved := 0
+	r.t.Event = func(e Event) {
+		if e.Kind != Approved {
+			return
+		}
+		approved++
+		items, err := r.queue.List(ctx, offline.ListOptions{})
+		if err != nil || len(items) != 1 || items[0].TxnID != e.TxnID {
+			t.Errorf("at the Approved event the queue holds %+v (%v), want %s", items, err, e.TxnID)
+		}
+		if _, err := r.t.Journal.Get(ctx, e.TxnID); !errors.Is(err, batch.ErrNotFound) {
+			t.Errorf("at the Approved event the journal has %s already (%v): a crash before it would hide the approval", e.TxnID, err)
+		}
+		if !e.Offline || e.Result != nil || e.Amount != 2500 || e.Message != "Approved offline" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	res, err := r.tap(t, "visa-offline", 2500)
+	if err != nil || res.Record.Status != batch.OfflineApproved {
+		t.Fatalf("sale: %+v, %v", res, err)
+	}
+	if approved != 1 {
+		t.Errorf("%d Approved events, want 1", approved)
+	}
+}
+
 func TestNoDecision(t *testing.T) {
 	r := newRig(t, &slowHost{})
 	tests := []struct {
