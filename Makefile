@@ -28,8 +28,10 @@ bench: deps
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+# A shop's day on virtual cards: ledgerd --dev, card simulators through
+# pcscd and vpcd, online, chat, offline, sync, refund, batch close.
 demo: deps
-	@echo "make demo: the scripted shop day is not built yet (issue 7); nothing to do." 
+	@scripts/demo.sh
 
 run: deps
 	$(GO) run ./cmd/tappos --demo $(ARGS)

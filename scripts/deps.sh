@@ -10,6 +10,8 @@ pkgs=(
   gcc pkg-config
   # The ledger's PostgreSQL store is tested against a real server.
   postgresql
+  # make demo drives the binaries and reads their JSON.
+  curl jq
   # The kiosk (fyne): GL and X11 headers, Xvfb for its real-window tests,
   # xwd (x11-apps) for `make screenshots`. Its CJK font is in the repo.
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
