@@ -171,6 +171,42 @@ func (s *script) selftest(name string) error {
 		}); err != nil {
 			return err
 		}
+	case "refund":
+		// Refund part of one sale and void another, found by lookup.
+		var ids []string
+		for range 2 {
+			if err := s.sale("4000", "visa-credit", nil); err != nil {
+				return err
+			}
+			var r ui.Result
+			s.do(func() { r = s.k.Result() })
+			if !r.Approved {
+				return fmt.Errorf("sale declined: %s", r.Reason)
+			}
+			ids = append(ids, r.TxnID)
+		}
+		for i, step := range []func(){
+			func() { s.k.StartRefund("15.00") },
+			func() { s.k.StartVoid() },
+		} {
+			s.do(func() { s.k.NewSale(); s.k.OpenLookup(); s.k.Lookup(ids[i]) })
+			if err := s.wait("the lookup", func() bool { return !s.k.Busy() && s.k.Screen() == ui.ScreenLookup }); err != nil {
+				return err
+			}
+			s.do(step)
+			if err := s.wait("the outcome", func() bool { return s.k.Screen() == ui.ScreenApproved || s.k.Screen() == ui.ScreenDeclined }); err != nil {
+				return err
+			}
+			var r ui.Result
+			s.do(func() { r = s.k.Result() })
+			want := []struct {
+				kind   ui.Kind
+				amount int64
+			}{{ui.Refund, 1500}, {ui.Void, 4000}}[i]
+			if !r.Approved || r.Kind != want.kind || r.Amount != want.amount {
+				return fmt.Errorf("%s of %s: approved=%t kind=%s amount=%d reason %q", want.kind, ids[i], r.Approved, r.Kind, r.Amount, r.Reason)
+			}
+		}
 	default:
 		return fmt.Errorf("unknown self-test %q", name)
 	}
