@@ -56,8 +56,6 @@ type Options struct {
 	// Side is shown at the right edge, e.g. the demo's simulate-tap
 	// panel.
 	Side fyne.CanvasObject
-	// OnScreen is called on the UI goroutine after a screen is shown.
-	OnScreen func(Screen)
 	// Timeout bounds each reader or network call; 60 s when zero.
 	Timeout time.Duration
 }
@@ -203,9 +201,6 @@ func (k *Kiosk) show(s Screen) {
 	k.body.Refresh()
 	if k.focus != nil {
 		k.win.Canvas().Focus(k.focus)
-	}
-	if k.opt.OnScreen != nil {
-		k.opt.OnScreen(s)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"tappos/emv/kernel"
 	"tappos/offline"
+	"tappos/terminal"
 	"tappos/terminal/batch"
 	"tappos/terminal/host"
 	"tappos/terminal/sale"
@@ -190,6 +191,8 @@ func reasonOf(why string) ui.Reason {
 
 func reasonOfErr(err error) ui.Reason {
 	switch {
+	case errors.Is(err, terminal.ErrNoReader), errors.Is(err, terminal.ErrReaderGone):
+		return ui.ReasonNoReader
 	case errors.Is(err, sale.ErrNoCard):
 		return ui.ReasonTimeout
 	case errors.Is(err, sale.ErrTryAgain):

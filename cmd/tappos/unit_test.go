@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"tappos/emv/kernel"
+	"tappos/terminal"
 	"tappos/terminal/sale"
 	"tappos/ui"
 )
@@ -52,6 +53,7 @@ func TestReasonOfErr(t *testing.T) {
 		{"not_possible", fmt.Errorf("sale x: %w: %w", sale.ErrNotPossible, kernel.ErrNoApplication), ui.ReasonTryAnotherCard},
 		{"refunded", sale.ErrNotRefundable, ui.ReasonAlreadyRefunded},
 		{"cancelled", context.Canceled, ui.ReasonCancelled},
+		{"reader_gone", fmt.Errorf("sale x: waiting for a card: %w", terminal.ErrReaderGone), ui.ReasonNoReader},
 		{"other", errors.New("disk full"), ui.ReasonCommunication},
 	}
 	for _, tt := range tests {
