@@ -53,6 +53,54 @@ type posFlags struct {
 	key         *string
 	merchant    *string
 	receiptBase *string
+	// limits are the offline risk limits; nil (commands that approve
+	// nothing) means the defaults.
+	limits *limitFlags
+}
+
+// errUsage marks an error in the flags (exit status 2).
+var errUsage = errors.New("usage")
+
+// limitFlags are the offline risk limits of posctl tap, as given.
+type limitFlags struct {
+	perTxn, total   *string // amounts in the terminal's currency; "" means the default
+	count, sameCard *int
+	oldest          *time.Duration
+}
+
+func addLimitFlags(fs *flag.FlagSet) *limitFlags {
+	d := offline.DefaultLimits()
+	return &limitFlags{
+		perTxn:   fs.String("offline-limit", "", "largest offline `AMOUNT`; 0 for no limit (default: 50.00 in a currency with cents)"),
+		total:    fs.String("offline-max-amount", "", "largest unsent offline `AMOUNT` per currency; 0 for no limit (default: 500.00)"),
+		count:    fs.Int("offline-max-count", d.CumulativeCount, "most unsent offline taps (`N`); 0 for no limit"),
+		oldest:   fs.Duration("offline-max-age", d.OldestAge, "no offline approval while an unsent tap is older than `D`; 0 for no limit"),
+		sameCard: fs.Int("offline-same-card", d.SameCard, "most unsent offline taps of one card (`N`); 0 for no limit"),
+	}
+}
+
+// parse returns the limits, amounts in minor units of cur.
+func (f *limitFlags) parse(cur receipt.Currency) (offline.Limits, error) {
+	l := offline.DefaultLimits()
+	l.CumulativeCount, l.OldestAge, l.SameCard = *f.count, *f.oldest, *f.sameCard
+	if l.CumulativeCount < 0 || l.OldestAge < 0 || l.SameCard < 0 {
+		return l, fmt.Errorf("%w: offline limits must not be negative", errUsage)
+	}
+	for _, a := range []struct {
+		flag string
+		s    string
+		v    *int64
+	}{{"--offline-limit", *f.perTxn, &l.PerTransaction}, {"--offline-max-amount", *f.total, &l.CumulativeAmount}} {
+		if a.s == "" {
+			continue
+		}
+		v, err := cur.ParseAmount(a.s)
+		if err != nil {
+			return l, fmt.Errorf("%w: %s: %w", errUsage, a.flag, err)
+		}
+		*a.v = v
+	}
+	return l, nil
 }
 
 func addPosFlags(fs *flag.FlagSet) *posFlags {
@@ -115,7 +163,16 @@ func openPos(f *posFlags, needQueue, online bool) (*pos, error) {
 			p.Close()
 			return nil, err
 		}
-		q, err := offline.Open(*f.queue, offline.Options{Key: k, Now: posNow})
+		opt := offline.Options{Key: k, Now: posNow}
+		if f.limits != nil {
+			l, err := f.limits.parse(cur)
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+			opt.Limits = &l
+		}
+		q, err := offline.Open(*f.queue, opt)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -204,12 +261,27 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 }
 
 const tapUsage = `usage: posctl tap --amount AMOUNT [--currency CODE] [--reader NAME] [--allow-virtual]
-                 [--ledger URL --key KEY] [--offline-only] [--json] [--receipt] [--config FILE]
+                 [--ledger URL --key KEY] [--offline-only] [--json] [--events] [--receipt]
+                 [--offline-limit AMOUNT] [--offline-max-amount AMOUNT] [--offline-max-count N]
+                 [--offline-max-age D] [--offline-same-card N] [--config FILE]
 
 Takes one contactless payment: waits for a card on the PC/SC reader, runs the
 kernel, authorizes online with the ledger (or decides offline through the
 offline rules), records the result in the journal and prints it. An online
 request whose answer does not come is reversed automatically.
+
+An offline approval needs the card's TC with ODA passed and must be within
+the offline limits (--offline-*; amounts in the terminal's currency, 0 turns
+a limit off); a decline names the limit that refused it.
+
+--events prints each step of the sale on stdout as it happens, one line
+"KIND TXN_ID" (PRESENT_CARD, PROCESSING, REMOVE_CARD, OFFLINE, AUTHORISING,
+APPROVED, DECLINED, FAILED), before the report. An offline APPROVED line is
+written the moment the offline queue has committed the tap, before the
+journal: a process killed after its commit and before that line (a window
+of microseconds) leaves a stored tap nobody saw approved, which syncs like
+any other and comes back into the journal as "recovered from the offline
+queue", where it can be refunded.
 
 Prints outcome (the kernel's), result (the sale's: APPROVED, OFFLINE_APPROVED,
 DECLINED, REVERSED), kernel, aid, masked pan, cvm, cryptogram_type,
@@ -222,6 +294,9 @@ $TAPPOS_MODE is "demo" or "test".
 Example:
   posctl tap --amount 12.50 --ledger http://127.0.0.1:8080 --key $KEY --json \
       --config testdata/terminal/cn-shop.json
+
+Example (offline only, at most 5 unsent taps of a card, steps as they happen):
+  posctl tap --amount 8.00 --offline-only --offline-same-card 5 --events
 
 Flags:
 `
@@ -267,6 +342,8 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	allowVirtual := fs.Bool("allow-virtual", false, "accept a vpcd virtual reader (demo and tests only)")
 	offlineOnly := fs.Bool("offline-only", false, "do not contact the ledger: offline decisions only")
 	asJSON := fs.Bool("json", false, "print JSON")
+	events := fs.Bool("events", false, "print each step of the sale as a line \"KIND TXN_ID\" as it happens")
+	pf.limits = addLimitFlags(fs)
 	printReceipt := fs.Bool("receipt", false, "print the receipt too")
 	qrFile := fs.String("qr", "", "write the e-receipt link's QR code to `FILE` (PNG)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for a card")
@@ -282,6 +359,10 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	// Without the terminal key there is no offline queue: offline
 	// approvals are then declined, online ones still work.
 	p, err := openPosQueue(pf, !*offlineOnly, stderr)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(stderr, "posctl tap: %v\n", err)
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl tap: %v\n", err)
 		return 1
@@ -321,6 +402,11 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 		p.term.Router = offline.NewPolicy(offline.PolicyConfig{Timeout: *onlineTimeout, Health: p.client, Now: posNow})
 	}
 	p.term.Event = func(e sale.Event) {
+		if *events {
+			// One write(2), unbuffered: the line is out before the
+			// sale goes on (see the package doc of terminal/sale).
+			fmt.Fprintf(stdout, "%s %s\n", strings.ToUpper(string(e.Kind)), e.TxnID)
+		}
 		if e.Kind == sale.PresentCard {
 			fmt.Fprintf(stderr, "%s: %s on %s\n", e.Message, e.Currency.Format(e.Amount), r.Name())
 		}

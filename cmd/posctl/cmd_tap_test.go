@@ -289,3 +289,59 @@ func TestTapPCSC(t *testing.T) {
 		t.Fatalf("the ledger has no authorization for %s", rep.TxnID)
 	}
 }
+
+// TestTapOfflineLimits sets the offline limits from the flags and prints
+// the sale's steps with --events.
+func TestTapOfflineLimits(t *testing.T) {
+	s := newShop(t)
+	s.next = "visa-offline"
+	tap := func(t *testing.T, amount string, flags ...string) (events []string, rep tapReport, code int) {
+		t.Helper()
+		out, code := s.run(false, append([]string{"tap", "--amount", amount, "--offline-only", "--json", "--events"}, flags...)...)
+		lines, doc, _ := strings.Cut(out, "{")
+		if code != 2 {
+			if err := json.Unmarshal([]byte("{"+doc), &rep); err != nil {
+				t.Fatalf("tap output: %v\n%s", err, out)
+			}
+		}
+		return strings.Fields(lines), rep, code
+	}
+	t.Run("approved with events", func(t *testing.T) {
+		ev, rep, code := tap(t, "5.00", "--offline-same-card", "1")
+		if code != 0 || rep.Result != "OFFLINE_APPROVED" {
+			t.Fatalf("exit %d: %+v", code, rep)
+		}
+		var want []string
+		for _, k := range []string{"PRESENT_CARD", "PROCESSING", "REMOVE_CARD", "OFFLINE", "APPROVED"} {
+			want = append(want, k, rep.TxnID)
+		}
+		if strings.Join(ev, " ") != strings.Join(want, " ") {
+			t.Errorf("events %q, want %q", ev, want)
+		}
+	})
+	tests := []struct {
+		name   string
+		amount string
+		flags  []string
+		code   int
+		reason string
+	}{
+		{"same card", "5.00", []string{"--offline-same-card", "1"}, 3, "offline limit same_card"},
+		{"same card raised", "5.00", []string{"--offline-same-card", "2"}, 0, ""},
+		{"per transaction", "5.00", []string{"--offline-same-card", "0", "--offline-limit", "4.99"}, 3, "offline limit per_transaction"},
+		{"cumulative amount", "5.00", []string{"--offline-same-card", "0", "--offline-max-amount", "14.99"}, 3, "offline limit cumulative_amount"},
+		{"cumulative count", "5.00", []string{"--offline-same-card", "0", "--offline-max-count", "2"}, 3, "offline limit cumulative_count"},
+		{"oldest age", "5.00", []string{"--offline-same-card", "0", "--offline-max-age", "1s"}, 3, "offline limit oldest_age"},
+		{"no limits", "5.00", []string{"--offline-same-card", "0", "--offline-max-age", "0"}, 0, ""},
+		{"bad amount", "5.00", []string{"--offline-limit", "4.999"}, 2, ""},
+		{"negative count", "5.00", []string{"--offline-same-card", "-1"}, 2, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, rep, code := tap(t, tt.amount, tt.flags...)
+			if code != tt.code || rep.DeclineReason != tt.reason {
+				t.Fatalf("exit %d, reason %q; want %d, %q", code, rep.DeclineReason, tt.code, tt.reason)
+			}
+		})
+	}
+}
