@@ -134,6 +134,9 @@ func (k *Kiosk) Page() Page { return k.page }
 // Amount returns the amount on the keypad in minor units.
 func (k *Kiosk) Amount() int64 { return digitsValue(k.digits) }
 
+// Message returns the reader's latest message to the customer.
+func (k *Kiosk) Message() kernel.Message { return k.message }
+
 // Result returns the outcome on screen.
 func (k *Kiosk) Result() Result { return k.result }
 

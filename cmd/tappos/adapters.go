@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type till struct {
 
 	mu       sync.Mutex
 	prompt   func(kernel.Message) // the running payment's, or nil
+	retry    bool                 // the next tap is a retry: keep the retry message up
 	saleDone time.Time            // when the last sale came back, for the benchmark
 	settings ui.Settings
 	saveFile func(ui.Settings) error
@@ -53,7 +55,15 @@ func (p *till) event(e sale.Event) {
 		return
 	}
 	switch e.Kind {
-	case sale.PresentCard, sale.Processing, sale.RemoveCard, sale.Authorising:
+	case sale.PresentCard:
+		p.mu.Lock()
+		retry := p.retry
+		p.retry = false
+		p.mu.Unlock()
+		if !retry {
+			prompt(e.Message)
+		}
+	case sale.Processing, sale.RemoveCard, sale.Authorising:
 		prompt(e.Message)
 	case sale.Failed:
 		if e.Message != "No card presented" {
@@ -80,9 +90,32 @@ func (p *till) withPrompt(prompt func(kernel.Message), f func() (*sale.Result, e
 	return toResult(res), nil
 }
 
-// Charge runs a sale.
+// maxTries bounds the taps of one charge: a card that leaves the field
+// too early, or a phone that wants its owner to unlock it, is presented
+// again rather than failing the charge.
+const maxTries = 3
+
+// Charge runs a sale, asking for the card again after a failed tap.
 func (p *till) Charge(ctx context.Context, amount int64, prompt func(kernel.Message)) (ui.Result, error) {
-	return p.withPrompt(prompt, func() (*sale.Result, error) { return p.t.Sale(ctx, amount) })
+	return p.withPrompt(prompt, func() (*sale.Result, error) {
+		for try := 1; ; try++ {
+			res, err := p.t.Sale(ctx, amount)
+			if !errors.Is(err, sale.ErrTryAgain) || try == maxTries || ctx.Err() != nil {
+				return res, err
+			}
+			msg := kernel.MsgPresentCardAgain
+			if res != nil && res.Outcome != nil && slices.Contains(res.Outcome.Messages, kernel.MsgSeePhone) {
+				msg = kernel.MsgSeePhone
+			}
+			if p.afterTap != nil {
+				p.afterTap()
+			}
+			p.mu.Lock()
+			p.retry = true
+			p.mu.Unlock()
+			prompt(msg)
+		}
+	})
 }
 
 // Refund refunds through the ledger; no card tap is needed because the

@@ -119,6 +119,7 @@ func TestRealWindow(t *testing.T) {
 		{"approved", "SELFTEST approved OK"}, // a sale through the window ends in Approved
 		{"offline", "SELFTEST offline OK"},   // the ledger down: offline Approved, banner with the queued payment
 		{"refund", "SELFTEST refund OK"},     // refund and void found by lookup
+		{"tryagain", "SELFTEST tryagain OK"}, // a card pulled away mid-tap, then a good one
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

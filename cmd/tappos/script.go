@@ -14,6 +14,7 @@ import (
 
 	"fyne.io/fyne/v2"
 
+	"tappos/emv/kernel"
 	"tappos/ui"
 	"tappos/ui/i18n"
 )
@@ -169,6 +170,32 @@ func (s *script) selftest(name string) error {
 			st := s.k.StatusInfo()
 			return !st.LedgerOnline && st.Queued == 1 && st.QueuedAmount == 2500
 		}); err != nil {
+			return err
+		}
+	case "tryagain":
+		// A card pulled away mid-tap: the kiosk asks again, and the next
+		// card pays.
+		s.do(func() {
+			for _, d := range []byte("1250") {
+				s.k.Digit(d)
+			}
+			s.k.Charge()
+		})
+		if err := s.screen(ui.ScreenTap); err != nil {
+			return err
+		}
+		if err := s.d.present("pulled"); err != nil {
+			return err
+		}
+		if err := s.wait("present card again", func() bool {
+			return s.k.Screen() == ui.ScreenTap && s.k.Message() == kernel.MsgPresentCardAgain
+		}); err != nil {
+			return err
+		}
+		if err := s.d.present("visa-credit"); err != nil {
+			return err
+		}
+		if err := s.screen(ui.ScreenApproved); err != nil {
 			return err
 		}
 	case "refund":
