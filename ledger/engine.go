@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,11 +37,11 @@ type op struct {
 	authID   string // capture, void, refund, expire
 	txn      TxnRef // reverse
 	merchant string // capture, void, refund, reverse: the acting merchant, "" for admin
-	amount   int64  // capture, refund, deposit, settle
-	count    int    // settle
+	amount   int64  // capture, refund, deposit
 	walletID string // deposit
-	currency string // deposit, settle
+	currency string // deposit
 	memo     string // deposit
+	batch    *BatchRequest
 	chat     *chatOp
 
 	done chan opResult
@@ -113,6 +114,9 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			q.IDs = append(q.IDs, o.authID)
 		case opSettle:
 			q.Unsettled = append(q.Unsettled, o.txn.TerminalID)
+			for _, k := range o.batch.Keys {
+				q.Txns = append(q.Txns, TxnRef{o.txn.TerminalID, strings.TrimSuffix(k, refundsSuffix)})
+			}
 		}
 	}
 	recs, err := b.tx.Idempotency(ctx, uniq(keys, func(a, b IdemKey) int {
@@ -234,7 +238,10 @@ func (b *batch) apply(o *op) (Result, error) {
 			return Result{}, err
 		}
 	}
-	if o.idem != nil {
+	// A refused batch close changed nothing: it is not recorded, so that
+	// the terminal may close again under the same key once it has fixed
+	// the differences.
+	if o.idem != nil && !(o.kind == opSettle && res.Outcome == OutcomeRejected) {
 		rec := IdemRecord{IdemKey: o.idem.IdemKey, Hash: o.idem.Hash, Result: res, CreatedAt: b.now}
 		b.idem[o.idem.IdemKey] = rec
 		b.ch.Idempotency = append(b.ch.Idempotency, rec)
@@ -543,33 +550,87 @@ func sortedKeys[K cmp.Ordered](m map[K]bool) []K {
 	return keys
 }
 
-// settle closes a terminal's batch in a currency: its unsettled payments
-// get a batch id, and the ledger's count and net total are compared with
-// the terminal's (o.amount, o.count).
+// settle closes a terminal's batch in a currency (see
+// [Ledger.CloseBatch]): its unsettled payments get a batch id when the
+// ledger's count and net total equal the terminal's, or when forced.
 func (b *batch) settle(o *op) Result {
-	id := b.l.newID("bt")
-	var count int
-	var total int64
-	for _, aid := range sortedKeys(b.unsettled(o.txn.TerminalID, o.currency)) {
-		a := b.auths[aid]
-		a.BatchID = id
-		b.touch(a)
-		count++
-		total += a.Captured - a.Refunded
+	r := o.batch
+	ids := sortedKeys(b.unsettled(r.TerminalID, r.Currency))
+	items := b.batchItems(r, ids)
+	res := Result{Outcome: OutcomeOK, Currency: r.Currency, Items: &items}
+	for _, id := range ids {
+		a := b.auths[id]
+		res.Count++
+		res.Amount += a.Captured - a.Refunded
 	}
-	res := Result{Outcome: OutcomeOK, BatchID: id, Count: count, Amount: total, Currency: o.currency}
-	if count != o.count || total != o.amount {
+	// A dry run over every currency has no totals to compare.
+	if r.Currency != "" && (res.Count != r.Count || res.Amount != r.Amount) {
 		res.Reason = ReasonTotalsMismatch
+	}
+	switch {
+	case r.DryRun:
+		return res
+	case res.Reason != "" && !r.Force:
+		res.Outcome = OutcomeRejected
+		return res
+	}
+	res.BatchID = b.l.newID("bt")
+	for _, id := range ids {
+		a := b.auths[id]
+		a.BatchID = res.BatchID
+		b.touch(a)
 	}
 	return res
 }
 
+// batchItems lists the ledger's side of a batch: the unsettled payments
+// ids, each with its refunds, then what the ledger has under the
+// terminal's other keys in the currency.
+func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
+	items := []BatchItem{}
+	listed := make(map[string]bool)
+	add := func(a *Authorization, key, typ string, amount int64) {
+		listed[key] = true
+		items = append(items, BatchItem{Key: key, Type: typ, Amount: amount, Currency: a.Currency,
+			AuthorizationID: a.ID, Kind: a.Kind, Channel: a.Channel, BatchID: a.BatchID})
+	}
+	for _, id := range ids {
+		a := b.auths[id]
+		add(a, a.TxnID, ItemPurchase, a.Captured)
+		if a.Refunded > 0 {
+			add(a, RefundsKey(a.TxnID), ItemRefund, a.Refunded)
+		}
+	}
+	for _, key := range slices.Sorted(slices.Values(r.Keys)) {
+		txn, refunds := strings.CutSuffix(key, refundsSuffix)
+		a := b.authsByTxn[TxnRef{r.TerminalID, txn}]
+		if a == nil || listed[key] || r.Currency != "" && a.Currency != r.Currency {
+			continue
+		}
+		paid := a.Status == StatusApproved || a.Status == StatusCaptured
+		switch {
+		case refunds:
+			// Refunded is all of a payment's refunds, wherever made.
+			if paid && a.Refunded > 0 {
+				add(a, key, ItemRefund, a.Refunded)
+			}
+		case paid:
+			add(a, key, ItemPurchase, a.Captured)
+		case a.Status == StatusVoided:
+			add(a, key, ItemVoid, a.Amount)
+		default:
+			add(a, key, a.Status, a.Amount)
+		}
+	}
+	return items
+}
+
 // unsettled returns the ids of a terminal's unsettled payments in a
-// currency, as the batch now sees them.
+// currency ("" for all), as the batch now sees them.
 func (b *batch) unsettled(terminal, currency string) map[string]bool {
 	ids := make(map[string]bool)
 	for id, a := range b.auths {
-		if a.TerminalID == terminal && a.Currency == currency && a.BatchID == "" &&
+		if a.TerminalID == terminal && (currency == "" || a.Currency == currency) && a.BatchID == "" &&
 			(a.Status == StatusApproved || a.Status == StatusCaptured) {
 			ids[id] = true
 		}

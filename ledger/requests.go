@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -169,23 +170,61 @@ func (l *Ledger) Deposit(ctx context.Context, idem *Idempotency, walletID string
 	return l.submit(ctx, &op{kind: opDeposit, idem: idem, walletID: walletID, amount: amount, currency: currency, memo: memo})
 }
 
+// A BatchRequest closes a terminal's batch, or with DryRun only lists
+// the ledger's side of it.
+type BatchRequest struct {
+	TerminalID string
+	// Currency is the batch's currency; a dry run without one lists
+	// every currency.
+	Currency string
+	// Count and Amount are the terminal's own totals: its payments and
+	// their amount net of refunds.
+	Count  int
+	Amount int64
+	// Keys are the keys of the terminal's items (see [BatchItem]). The
+	// ledger answers for them whatever their state, so that a voided,
+	// reversed or already settled payment shows up against the
+	// terminal's record.
+	Keys []string
+	// DryRun lists the ledger's items and totals and settles nothing.
+	DryRun bool
+	// Force settles even when the totals differ (the manager's call).
+	Force bool
+}
+
+// maxBatchKeys bounds BatchRequest.Keys.
+const maxBatchKeys = 10_000
+
 // CloseBatch settles a terminal's batch in a currency: its approved and
-// captured payments not settled yet are settled, after which they can no
-// longer be voided, only refunded. count and amount are the terminal's
-// own totals (amount net of refunds); a difference is reported with the
-// reason totals_mismatch and the ledger's totals.
-func (l *Ledger) CloseBatch(ctx context.Context, idem *Idempotency, merchant, terminal, currency string, count int, amount int64) (Result, error) {
-	if err := checkID("terminal_id", terminal); err != nil {
+// captured payments not settled yet get a batch id, after which they can
+// no longer be voided, only refunded. The result carries the ledger's
+// items and totals. When the ledger's count or net amount differs from
+// the terminal's, the close is rejected with totals_mismatch and nothing
+// is settled, unless r.Force: then the batch is settled and the result
+// keeps the reason as a flag. A dry run settles nothing and is not
+// recorded under idem.
+func (l *Ledger) CloseBatch(ctx context.Context, idem *Idempotency, merchant string, r BatchRequest) (Result, error) {
+	if err := checkID("terminal_id", r.TerminalID); err != nil {
 		return Result{}, err
 	}
-	if _, ok := CurrencyByAlpha(currency); !ok {
-		return Result{}, fmt.Errorf("%w: unknown currency %q", ErrInvalid, currency)
+	if _, ok := CurrencyByAlpha(r.Currency); !ok && (r.Currency != "" || !r.DryRun) {
+		return Result{}, fmt.Errorf("%w: unknown currency %q", ErrInvalid, r.Currency)
 	}
-	if count < 0 || amount < -MaxAmount || amount > MaxAmount {
+	if r.Count < 0 || r.Amount < -MaxAmount || r.Amount > MaxAmount {
 		return Result{}, fmt.Errorf("%w: bad totals", ErrInvalid)
 	}
-	return l.submit(ctx, &op{kind: opSettle, idem: idem, merchant: merchant, txn: TxnRef{TerminalID: terminal},
-		currency: currency, count: count, amount: amount})
+	if len(r.Keys) > maxBatchKeys {
+		return Result{}, fmt.Errorf("%w: more than %d keys", ErrInvalid, maxBatchKeys)
+	}
+	for _, k := range r.Keys {
+		if err := checkID("keys", strings.TrimSuffix(k, refundsSuffix)); err != nil {
+			return Result{}, err
+		}
+	}
+	if r.DryRun {
+		idem = nil
+	}
+	return l.submit(ctx, &op{kind: opSettle, idem: idem, merchant: merchant, txn: TxnRef{TerminalID: r.TerminalID}, batch: &r})
 }
 
 // ExpireHolds releases the holds that ran out, and returns how many.

@@ -30,9 +30,9 @@ const (
 	ReasonInvalidState   = "invalid_state"   // e.g. void of a captured hold
 	ReasonSettled        = "already_settled" // voids end at settlement
 	ReasonAmountTooLarge = "amount_too_large"
-	// ReasonTotalsMismatch marks a settled batch whose totals differ from
-	// the terminal's: the batch is closed all the same, for the manager
-	// to reconcile.
+	// ReasonTotalsMismatch marks a batch whose totals differ from the
+	// terminal's: a close is refused with it, and a forced close settles
+	// and keeps it as a flag for the manager.
 	ReasonTotalsMismatch = "totals_mismatch"
 )
 
@@ -53,7 +53,11 @@ type Result struct {
 	Overdraft       int64  `json:"overdraft,omitempty"`
 	Balance         *int64 `json:"balance,omitempty"` // of a wallet after a deposit
 	BatchID         string `json:"batch_id,omitempty"`
-	Count           int    `json:"count,omitempty"` // payments in a settled batch
+	Count           int    `json:"count,omitempty"` // payments in a batch
+	// Items are the ledger's side of a batch, for the terminal to
+	// reconcile item by item; nil but for batches. A pointer keeps
+	// Result comparable.
+	Items *[]BatchItem `json:"items,omitempty"`
 
 	// Replayed is set when the result comes from an earlier request with
 	// the same idempotency key.
@@ -73,3 +77,34 @@ var (
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("ledger closed")
 )
+
+// Batch item types, beside an authorization's own status for one the
+// terminal named that is neither paid nor voided (e.g. reversed).
+const (
+	ItemPurchase = "purchase"
+	ItemRefund   = "refund"
+	ItemVoid     = "void"
+)
+
+// A BatchItem is one line of the ledger's side of a terminal's batch,
+// keyed as the terminal keys its journal: a payment by its terminal
+// transaction id, the refunds of a payment together under
+// "<txn id>/refunds".
+type BatchItem struct {
+	Key             string `json:"key"`
+	Type            string `json:"type"` // ItemPurchase, ItemRefund, ItemVoid or a status
+	Amount          int64  `json:"amount"`
+	Currency        string `json:"currency"`
+	AuthorizationID string `json:"authorization_id"`
+	Kind            string `json:"kind"`    // of the authorization: purchase, preauth, offline
+	Channel         string `json:"channel"` // of the authorization
+	// BatchID is set on a payment the terminal named that the ledger
+	// settled already (by an earlier close of this batch whose answer
+	// was lost, or by another batch).
+	BatchID string `json:"batch_id,omitempty"`
+}
+
+const refundsSuffix = "/refunds"
+
+// RefundsKey is the batch item key of a payment's refunds.
+func RefundsKey(txnID string) string { return txnID + refundsSuffix }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -408,4 +409,86 @@ func FuzzAuthorizationBody(f *testing.F) {
 			t.Fatalf("status %d: %s", resp.StatusCode, b)
 		}
 	})
+}
+
+// TestBatchClose runs the batch protocol: a dry run lists the ledger's
+// items (a voided payment named by the terminal among them), a close
+// whose totals differ is refused and not recorded, a matching close
+// settles and replays, and a forced close settles with the flag.
+func TestBatchClose(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	p1 := post(t, f.term, "/v1/authorizations", "b1", f.tap(t, 0, "b1", 1_000, 0x80))
+	p2 := post(t, f.term, "/v1/authorizations", "b2", f.tap(t, 1, "b2", 500, 0x80))
+	p3 := post(t, f.term, "/v1/authorizations", "b3", f.tap(t, 2, "b3", 300, 0x80))
+	for _, r := range []client.Response{p1, p2, p3} {
+		if r.Result.Outcome != ledger.OutcomeApproved {
+			t.Fatalf("authorization: %+v", r)
+		}
+	}
+	if r := post(t, f.term, "/v1/authorizations/"+p2.Result.AuthorizationID+"/refunds", "b2r", api.AmountRequest{Amount: 200}); r.Status != 200 {
+		t.Fatalf("refund: %+v", r)
+	}
+	if r := post(t, f.term, "/v1/authorizations/"+p3.Result.AuthorizationID+"/void", "b3v", struct{}{}); r.Status != 200 {
+		t.Fatalf("void: %+v", r)
+	}
+	keys := []string{"b1", "b2", "b2/refunds", "b3"}
+	wantItems := []ledger.BatchItem{
+		{Key: "b1", Type: ledger.ItemPurchase, Amount: 1_000, AuthorizationID: p1.Result.AuthorizationID},
+		{Key: "b2", Type: ledger.ItemPurchase, Amount: 500, AuthorizationID: p2.Result.AuthorizationID},
+		{Key: "b2/refunds", Type: ledger.ItemRefund, Amount: 200, AuthorizationID: p2.Result.AuthorizationID},
+		{Key: "b3", Type: ledger.ItemVoid, Amount: 300, AuthorizationID: p3.Result.AuthorizationID},
+	}
+	tests := []struct {
+		name    string
+		key     string
+		req     api.BatchCloseRequest
+		status  int
+		reason  string
+		settled bool
+		items   int // how many of wantItems come back
+	}{
+		{"dry run", "t/batch/1/dry-run", api.BatchCloseRequest{Keys: keys, DryRun: true}, 200, "", false, 4},
+		{"dry run again, same key, void not named", "t/batch/1/dry-run", api.BatchCloseRequest{Keys: keys[:1], DryRun: true}, 200, "", false, 3},
+		{"totals differ", "t/batch/1/EUR", api.BatchCloseRequest{Currency: "EUR", Count: 2, Amount: 1_500, Keys: keys}, 409, ledger.ReasonTotalsMismatch, false, 4},
+		{"fixed, same key", "t/batch/1/EUR", api.BatchCloseRequest{Currency: "EUR", Count: 2, Amount: 1_300, Keys: keys}, 200, "", true, 4},
+		{"unknown currency", "t/batch/1/XXX", api.BatchCloseRequest{Currency: "XXX"}, 400, "", false, 0},
+		{"next batch forced", "t/batch/2/EUR", api.BatchCloseRequest{Currency: "EUR", Count: 1, Amount: 1, Force: true}, 200, ledger.ReasonTotalsMismatch, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, f.term, "/v1/batches", tt.key, tt.req)
+			if r.Status != tt.status || r.Result.Reason != tt.reason || (r.Result.BatchID != "") != tt.settled {
+				t.Fatalf("got %+v", r)
+			}
+			if r.Status == 400 {
+				return
+			}
+			if r.Result.Items == nil {
+				t.Fatal("no items")
+			}
+			items := *r.Result.Items
+			for i := range items {
+				if items[i].Currency != "EUR" || items[i].Kind != ledger.AuthPurchase || items[i].Channel != ledger.ChannelInStore {
+					t.Errorf("item %+v", items[i])
+				}
+				items[i].Currency, items[i].Kind, items[i].Channel = "", "", ""
+			}
+			if want := wantItems[:tt.items]; !slices.Equal(items, want) {
+				t.Errorf("items %+v, want %+v", items, want)
+			}
+		})
+	}
+	again := post(t, f.term, "/v1/batches", "t/batch/1/EUR", api.BatchCloseRequest{Currency: "EUR", Count: 2, Amount: 1_300, Keys: keys})
+	if !again.Replayed || again.Result.BatchID == "" || again.Result.Items == nil || len(*again.Result.Items) != 4 {
+		t.Errorf("replay %+v", again)
+	}
+	// The terminal lost the answer: its next dry run finds its payments
+	// settled, and its close replays.
+	dry := post(t, f.term, "/v1/batches", "t/batch/1/dry-run", api.BatchCloseRequest{Keys: keys, DryRun: true})
+	if dry.Result.Items == nil || len(*dry.Result.Items) != 4 || (*dry.Result.Items)[0].BatchID != again.Result.BatchID {
+		t.Errorf("dry run after settlement %+v", dry)
+	}
+	if r := post(t, f.term, "/v1/authorizations/"+p1.Result.AuthorizationID+"/void", "b1v", struct{}{}); r.Result.Reason != ledger.ReasonSettled {
+		t.Errorf("void after settlement: %+v", r)
+	}
 }

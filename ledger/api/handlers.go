@@ -157,12 +157,17 @@ func (s *Server) reverse(q *request) (ledger.Result, error) {
 }
 
 // BatchCloseRequest is the body of POST /v1/batches: the terminal's own
-// totals of the batch it closes.
+// totals of the batch it closes (or, with dry_run, only reconciles), and
+// the keys of its items. The terminal's batch number is in the
+// Idempotency-Key; the ledger keeps its own batch ids.
 type BatchCloseRequest struct {
-	TerminalID string `json:"terminal_id,omitempty"`
-	Currency   string `json:"currency"`
-	Count      int    `json:"count"`
-	Amount     int64  `json:"amount"` // net of refunds
+	TerminalID string   `json:"terminal_id,omitempty"`
+	Currency   string   `json:"currency,omitempty"`
+	Count      int      `json:"count"`
+	Amount     int64    `json:"amount"` // net of refunds
+	Keys       []string `json:"keys,omitempty"`
+	DryRun     bool     `json:"dry_run,omitempty"`
+	Force      bool     `json:"force,omitempty"`
 }
 
 func (s *Server) closeBatch(q *request) (ledger.Result, error) {
@@ -178,7 +183,8 @@ func (s *Server) closeBatch(q *request) (ledger.Result, error) {
 	if err != nil {
 		return ledger.Result{}, err
 	}
-	return s.l.CloseBatch(q.r.Context(), q.idem, merchant, terminal, b.Currency, b.Count, b.Amount)
+	return s.l.CloseBatch(q.r.Context(), q.idem, merchant, ledger.BatchRequest{TerminalID: terminal,
+		Currency: b.Currency, Count: b.Count, Amount: b.Amount, Keys: b.Keys, DryRun: b.DryRun, Force: b.Force})
 }
 
 // DepositRequest is the body of POST /v1/wallets/{id}/deposits.

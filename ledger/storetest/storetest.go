@@ -415,23 +415,36 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		if r, _ := e.Ledger.Refund(ctx, nil, e.Merchant.ID, p2.AuthorizationID, 200); r.Outcome != ledger.OutcomeOK {
 			t.Fatalf("refund: %+v", r)
 		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, p2.AuthorizationID); r.Outcome != ledger.OutcomeRejected {
+			t.Fatalf("void of a refunded payment: %+v", r)
+		}
 		tests := []struct {
-			name   string
-			count  int
-			amount int64
-			reason string
-			want   int // payments in the batch
+			name    string
+			req     ledger.BatchRequest
+			outcome string
+			reason  string
+			want    int  // payments in the batch
+			settled bool // a batch id was given
+			items   int
 		}{
-			{"matching", 2, 1_300, "", 2},
-			{"empty batch, terminal disagrees", 1, 10, ledger.ReasonTotalsMismatch, 0},
+			{"dry run", ledger.BatchRequest{Currency: "EUR", Count: 2, Amount: 1_300, Keys: []string{"s1", "s2", "s2/refunds", "s3"}, DryRun: true},
+				ledger.OutcomeOK, "", 2, false, 4}, // s1, s2, s2/refunds, the hold s3
+			{"dry run, every currency", ledger.BatchRequest{DryRun: true}, ledger.OutcomeOK, "", 2, false, 3},
+			{"terminal disagrees", ledger.BatchRequest{Currency: "EUR", Count: 2, Amount: 1_500},
+				ledger.OutcomeRejected, ledger.ReasonTotalsMismatch, 2, false, 3},
+			{"matching", ledger.BatchRequest{Currency: "EUR", Count: 2, Amount: 1_300}, ledger.OutcomeOK, "", 2, true, 3},
+			{"empty batch, terminal disagrees, forced", ledger.BatchRequest{Currency: "EUR", Count: 1, Amount: 10, Force: true},
+				ledger.OutcomeOK, ledger.ReasonTotalsMismatch, 0, true, 0},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r, err := e.Ledger.CloseBatch(ctx, nil, e.Merchant.ID, e.Terminal.ID, "EUR", tt.count, tt.amount)
+				tt.req.TerminalID = e.Terminal.ID
+				r, err := e.Ledger.CloseBatch(ctx, nil, e.Merchant.ID, tt.req)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Outcome != ledger.OutcomeOK || r.Reason != tt.reason || r.Count != tt.want || r.BatchID == "" {
+				if r.Outcome != tt.outcome || r.Reason != tt.reason || r.Count != tt.want ||
+					(r.BatchID != "") != tt.settled || r.Items == nil || len(*r.Items) != tt.items {
 					t.Errorf("got %+v", r)
 				}
 			})
