@@ -137,6 +137,10 @@ func (k *Kiosk) Amount() int64 { return digitsValue(k.digits) }
 // Message returns the reader's latest message to the customer.
 func (k *Kiosk) Message() kernel.Message { return k.message }
 
+// Reconciliation returns the batch close on the manager's screen, or
+// nil before one.
+func (k *Kiosk) Reconciliation() *Reconciliation { return k.recon }
+
 // Result returns the outcome on screen.
 func (k *Kiosk) Result() Result { return k.result }
 

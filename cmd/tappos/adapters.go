@@ -33,6 +33,7 @@ type till struct {
 	// always is (the simulated reader).
 	readerUp func() bool
 	pin      string
+	log      *slog.Logger
 
 	// afterTap runs when a sale is over, e.g. to take the simulated card
 	// out of the field.
@@ -310,10 +311,12 @@ func (p *till) XReport(ctx context.Context) ([]string, error) {
 func (p *till) CloseBatch(ctx context.Context) (ui.Reconciliation, error) {
 	rec, err := p.t.Journal.Reconcile(ctx, p.t.Header.TerminalID, p.host)
 	if err != nil {
+		p.log.Warn("batch close: reconciling with the ledger", "err", err)
 		return ui.Reconciliation{}, err
 	}
 	z, err := p.t.Journal.CloseBatch(ctx, p.t.Header)
 	if err != nil {
+		p.log.Warn("batch close", "err", err)
 		return ui.Reconciliation{}, err
 	}
 	out := ui.Reconciliation{Batch: rec.Batch, Balanced: rec.Balanced()}

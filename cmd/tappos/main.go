@@ -202,7 +202,7 @@ func run(o options) error {
 	forwarder := &offline.HTTPForwarder{BaseURL: o.ledger, APIKey: ledgerKey}
 	policy := offline.NewPolicy(offline.PolicyConfig{Timeout: 1500 * time.Millisecond, Health: forwarder})
 
-	p := &till{host: client, policy: policy, queue: queue, reader: reader.Name(), pin: o.pin,
+	p := &till{host: client, policy: policy, queue: queue, reader: reader.Name(), pin: o.pin, log: logger,
 		syncer: &offline.Syncer{Queue: queue, Forwarder: forwarder, Logger: logger}}
 	if mem != nil {
 		p.afterTap = mem.Remove // the simulated card leaves the field

@@ -198,6 +198,45 @@ func (s *script) selftest(name string) error {
 		if err := s.screen(ui.ScreenApproved); err != nil {
 			return err
 		}
+	case "batch":
+		// An online sale, an offline one while the ledger is down, the
+		// ledger back, the queue forwarded, and a balanced batch close.
+		if err := s.sale("1250", "visa-credit", nil); err != nil {
+			return err
+		}
+		if err := s.ledger(false); err != nil {
+			return err
+		}
+		if err := s.sale("2500", "visa-offline", nil); err != nil {
+			return err
+		}
+		if err := s.ledger(true); err != nil {
+			return err
+		}
+		if err := s.wait("the queue to drain", func() bool {
+			s.k.RefreshStatus()
+			return s.k.StatusInfo().Queued == 0
+		}); err != nil {
+			return err
+		}
+		s.do(func() {
+			s.k.NewSale()
+			s.k.OpenManager()
+			for _, d := range []byte(s.o.pin) {
+				s.k.Digit(d)
+			}
+			s.k.SubmitPIN()
+			s.k.OpenPage(ui.PageBatch)
+			s.k.CloseBatch()
+		})
+		if err := s.wait("the reconciliation", func() bool { return !s.k.Busy() && s.k.Reconciliation() != nil }); err != nil {
+			return err
+		}
+		var r ui.Reconciliation
+		s.do(func() { r = *s.k.Reconciliation() })
+		if !r.Balanced || r.TerminalCount != 2 || r.TerminalTotal != 3750 || r.HostTotal != 3750 {
+			return fmt.Errorf("reconciliation %+v, want balanced 2 for 3750", r)
+		}
 	case "refund":
 		// Refund part of one sale and void another, found by lookup.
 		var ids []string
