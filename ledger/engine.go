@@ -552,16 +552,23 @@ func sortedKeys[K cmp.Ordered](m map[K]bool) []K {
 
 // settle closes a terminal's batch in a currency (see
 // [Ledger.CloseBatch]): its unsettled payments get a batch id when the
-// ledger's count and net total equal the terminal's, or when forced.
+// count and net total of the ledger's items equal the terminal's, or
+// when forced.
 func (b *batch) settle(o *op) Result {
 	r := o.batch
 	ids := sortedKeys(b.unsettled(r.TerminalID, r.Currency))
 	items := b.batchItems(r, ids)
 	res := Result{Outcome: OutcomeOK, Currency: r.Currency, Items: &items}
-	for _, id := range ids {
-		a := b.auths[id]
-		res.Count++
-		res.Amount += a.Captured - a.Refunded
+	// The totals are the items', as the terminal's are its items': a
+	// refund of a payment settled earlier counts in both.
+	for _, it := range items {
+		switch it.Type {
+		case ItemPurchase:
+			res.Count++
+			res.Amount += it.Amount
+		case ItemRefund:
+			res.Amount -= it.Amount
+		}
 	}
 	// A dry run over every currency has no totals to compare.
 	if r.Currency != "" && (res.Count != r.Count || res.Amount != r.Amount) {

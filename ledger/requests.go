@@ -198,7 +198,8 @@ const maxBatchKeys = 10_000
 // CloseBatch settles a terminal's batch in a currency: its approved and
 // captured payments not settled yet get a batch id, after which they can
 // no longer be voided, only refunded. The result carries the ledger's
-// items and totals. When the ledger's count or net amount differs from
+// items and their totals (payments, and their amount net of refunds).
+// When the ledger's count or net amount differs from
 // the terminal's, the close is rejected with totals_mismatch and nothing
 // is settled, unless r.Force: then the batch is settled and the result
 // keeps the reason as a flag. A dry run settles nothing and is not
