@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"tappos/emv/kernel"
 	"tappos/offline"
 	"tappos/terminal"
@@ -494,17 +496,5 @@ func writeTapText(w io.Writer, r tapReport) {
 
 // writeQR writes the QR code of link as a PNG file.
 func writeQR(path, link string) error {
-	q, err := receipt.EncodeQR(link)
-	if err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := q.WritePNG(f, 4); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return qrcode.WriteFile(link, qrcode.Medium, 256, path)
 }

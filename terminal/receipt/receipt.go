@@ -1,8 +1,8 @@
 // Package receipt prints what a card receipt carries — merchant, date and
 // time, masked PAN, application label and AID, CVM, TVR and TSI, ATC,
 // approval code or "OFFLINE APPROVED", amount and currency — as text, and
-// makes the e-receipt link a shopper can scan, with a small QR encoder to
-// show it as a code (text or PNG). It also parses and formats amounts in
+// makes the e-receipt link a shopper can scan (shown as a QR code by the
+// kiosk and by posctl tap --qr). It also parses and formats amounts in
 // minor units for a currency, without floating point.
 //
 // A receipt never holds a full PAN: the caller hands it the masked one.
