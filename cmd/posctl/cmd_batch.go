@@ -13,12 +13,13 @@ func init() {
 
 const batchCloseUsage = `usage: posctl batch close --ledger URL --key KEY [--force] [--csv] [--journal FILE] [--config FILE]
 
-Uploads the open batch's totals (count and amount per transaction type and
-currency) and items to the ledger, gets the ledger's, and prints the
-reconciliation: matched items, items missing on the ledger, items missing on
-the terminal, and amount mismatches. Only a balanced batch is closed (with
-its Z report printed) unless --force is given. Exit status: 0 balanced and
-closed, 3 not balanced, 1 error, 2 usage.
+Asks the ledger for its items of the terminal's batch (a dry run), and prints
+the reconciliation with the open batch: matched items, items missing on the
+ledger, items missing on the terminal, and amount mismatches. Only a balanced
+batch is closed, on the ledger (per currency, with the terminal's totals) and
+then in the journal with its Z report printed, unless --force is given: then
+both close as they are. Exit status: 0 balanced and closed, 3 not balanced,
+1 error, 2 usage.
 
 Pending reversals, refunds and voids are sent first, and the ledger's ids of
 synced offline sales are read from the offline queue (give --terminal-key or
@@ -52,7 +53,11 @@ func runBatchClose(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	p.catchUp(ctx, stderr)
-	rec, err := p.term.Journal.Reconcile(ctx, p.cfg.TerminalID, p.client)
+	reconcile := p.term.Journal.Reconcile
+	if *force {
+		reconcile = p.term.Journal.ForceReconcile
+	}
+	rec, err := reconcile(ctx, p.cfg.TerminalID, p.client)
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl batch close: %v\n", err)
 		return 1

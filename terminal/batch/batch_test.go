@@ -272,3 +272,33 @@ func TestJournalReconcile(t *testing.T) {
 		}
 	}
 }
+
+// TestForceReconcile asks the host to settle whatever the differences,
+// and the reconciliation says whether the ledger did.
+func TestForceReconcile(t *testing.T) {
+	ctx := context.Background()
+	j := openJournal(t)
+	day(t, j)
+	tests := []struct {
+		name  string
+		force bool
+	}{{"reconcile", false}, {"forced", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fakeHost{view: HostView{Complete: true, Settled: tt.force}}
+			reconcile := j.Reconcile
+			if tt.force {
+				reconcile = j.ForceReconcile
+			}
+			r, err := reconcile(ctx, "CN000001", h)
+			if err != nil || r.Balanced() || h.got.Force != tt.force || r.Settled != tt.force {
+				t.Fatalf("force %t: upload %+v, reconciliation %+v, %v", tt.force, h.got, r, err)
+			}
+			var b strings.Builder
+			r.WriteText(&b)
+			if got := strings.Contains(b.String(), "the ledger closed its side"); got != tt.force {
+				t.Errorf("report:\n%s", b.String())
+			}
+		})
+	}
+}

@@ -16,6 +16,9 @@ type Upload struct {
 	Opened     time.Time
 	Totals     []Total
 	Items      []Item
+	// Force asks the ledger to settle its side even when the batch does
+	// not balance: the manager closes it as it is.
+	Force bool
 }
 
 // A HostView is the ledger's side of a batch.
@@ -25,9 +28,15 @@ type HostView struct {
 	// batch; otherwise it was only asked about the terminal's own items,
 	// and items missing on the terminal cannot be found.
 	Complete bool
+	// Settled is set when the ledger closed its side of the batch: the
+	// items balanced, or u.Force.
+	Settled bool
 }
 
-// A Host is the ledger as batch close needs it.
+// A Host is the ledger as batch close needs it. CloseBatch reconciles
+// the upload with the ledger's items and, when they balance or u.Force
+// is set, closes the ledger's side of the batch; the view it returns is
+// the one it reconciled against.
 type Host interface {
 	CloseBatch(ctx context.Context, u Upload) (HostView, error)
 }
@@ -48,6 +57,7 @@ type Reconciliation struct {
 	TerminalTotals    []Total
 	HostTotals        []Total
 	Complete          bool // see HostView.Complete
+	Settled           bool // see HostView.Settled
 }
 
 // Balanced reports whether every item matched.
@@ -57,7 +67,7 @@ func (r *Reconciliation) Balanced() bool {
 
 // Reconcile compares items by key.
 func Reconcile(batch int, terminal []Item, host HostView) *Reconciliation {
-	r := &Reconciliation{Batch: batch, Complete: host.Complete,
+	r := &Reconciliation{Batch: batch, Complete: host.Complete, Settled: host.Settled,
 		TerminalTotals: Totals(terminal), HostTotals: Totals(host.Items)}
 	byKey := make(map[string]Item, len(host.Items))
 	for _, h := range host.Items {
@@ -90,8 +100,20 @@ func Reconcile(batch int, terminal []Item, host HostView) *Reconciliation {
 }
 
 // Reconcile uploads the open batch's totals and items to host and
-// compares them with the ledger's. It changes nothing in the journal.
+// compares them with the ledger's; when they balance, the ledger closes
+// its side of the batch (see [Reconciliation.Settled]). It changes
+// nothing in the journal: [Journal.CloseBatch] closes the terminal's.
 func (j *Journal) Reconcile(ctx context.Context, terminalID string, host Host) (*Reconciliation, error) {
+	return j.reconcile(ctx, terminalID, host, false)
+}
+
+// ForceReconcile is Reconcile for a manager who closes the batch as it
+// is: the ledger closes its side even when the batch does not balance.
+func (j *Journal) ForceReconcile(ctx context.Context, terminalID string, host Host) (*Reconciliation, error) {
+	return j.reconcile(ctx, terminalID, host, true)
+}
+
+func (j *Journal) reconcile(ctx context.Context, terminalID string, host Host, force bool) (*Reconciliation, error) {
 	b, err := j.Current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reconciling: %w", err)
@@ -101,7 +123,7 @@ func (j *Journal) Reconcile(ctx context.Context, terminalID string, host Host) (
 		return nil, fmt.Errorf("reconciling batch %d: %w", b.No, err)
 	}
 	items := Items(recs)
-	hv, err := host.CloseBatch(ctx, Upload{TerminalID: terminalID, Batch: b.No, Opened: b.Opened, Totals: Totals(items), Items: items})
+	hv, err := host.CloseBatch(ctx, Upload{TerminalID: terminalID, Batch: b.No, Opened: b.Opened, Totals: Totals(items), Items: items, Force: force})
 	if err != nil {
 		return nil, fmt.Errorf("reconciling batch %d: %w", b.No, err)
 	}
@@ -146,6 +168,9 @@ func (r *Reconciliation) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "\nNOT BALANCED: %d missing on the ledger, %d missing on the terminal, %d mismatched\n",
 			len(r.MissingOnHost), len(r.MissingOnTerminal), len(r.Mismatched))
+	}
+	if r.Settled {
+		b.WriteString("the ledger closed its side of the batch\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

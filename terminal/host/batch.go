@@ -5,23 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
-	"time"
 
-	"tappos/offline"
 	"tappos/terminal/batch"
 	"tappos/terminal/receipt"
 )
 
-// batchTotal, batchItem and batchBody are the JSON of POST /v1/batches,
-// the batch endpoint the terminal expects of the ledger: the terminal's
-// totals and items go up, the ledger's items for the same terminal and
-// period come back.
-type batchTotal struct {
-	Type     string `json:"type"`
-	Currency string `json:"currency"`
-	Count    int    `json:"count"`
-	Amount   int64  `json:"amount"`
+// batchBody is the JSON of POST /v1/batches (ledger/openapi.yaml): the
+// keys of the terminal's items, and for a close its totals in one
+// currency.
+type batchBody struct {
+	TerminalID string   `json:"terminal_id,omitempty"`
+	Currency   string   `json:"currency,omitempty"`
+	Count      int      `json:"count"`
+	Amount     int64    `json:"amount"`
+	Keys       []string `json:"keys,omitempty"`
+	DryRun     bool     `json:"dry_run,omitempty"`
+	Force      bool     `json:"force,omitempty"`
 }
 
 type batchItem struct {
@@ -32,118 +33,101 @@ type batchItem struct {
 	AuthorizationID string `json:"authorization_id,omitempty"`
 }
 
-type batchBody struct {
-	TerminalID string       `json:"terminal_id,omitempty"`
-	Batch      int          `json:"batch"`
-	OpenedAt   time.Time    `json:"opened_at"`
-	Totals     []batchTotal `json:"totals"`
-	Items      []batchItem  `json:"items"`
-}
-
 type batchAnswer struct {
-	Totals []batchTotal `json:"totals"`
-	Items  []batchItem  `json:"items"`
+	Outcome string      `json:"outcome"`
+	Reason  string      `json:"reason,omitempty"`
+	BatchID string      `json:"batch_id,omitempty"`
+	Items   []batchItem `json:"items"`
 }
 
-// BatchKey is the idempotency key of a batch close.
-func BatchKey(terminalID string, no int) string {
-	return terminalID + "/batch/" + strconv.Itoa(no)
+// BatchKey is the idempotency key of the close of a terminal's batch in
+// a currency.
+func BatchKey(terminalID string, no int, currency string) string {
+	return terminalID + "/batch/" + strconv.Itoa(no) + "/" + currency
 }
 
-// CloseBatch uploads the terminal's batch totals and items and returns
-// the ledger's. It implements batch.Host.
-//
-// When the ledger has no batch endpoint, it falls back to reading each of
-// the terminal's authorizations by id: the view is then not Complete, as
-// postings the terminal does not know cannot be found that way.
+// ErrBatchRefused: the ledger refused to close a batch the terminal
+// found balanced, its totals differing from the terminal's.
+var ErrBatchRefused = errors.New("ledger refused to close the batch: totals differ")
+
+// CloseBatch implements batch.Host. A dry run gets the ledger's items for
+// the terminal in every currency; when they balance with the terminal's
+// (or u.Force), the batch is closed on the ledger one currency at a time.
+// Each close is keyed by terminal, batch number and currency, so a close
+// whose answer was lost may be sent again: the ledger then lists the
+// payments it settled with their batch id, and replays its answer.
 func (c *Client) CloseBatch(ctx context.Context, u batch.Upload) (batch.HostView, error) {
-	body := batchBody{TerminalID: c.TerminalID, Batch: u.Batch, OpenedAt: u.Opened}
-	if body.TerminalID == "" {
-		body.TerminalID = u.TerminalID
+	terminal := c.TerminalID
+	if terminal == "" {
+		terminal = u.TerminalID
 	}
-	for _, t := range u.Totals {
-		body.Totals = append(body.Totals, batchTotal{string(t.Type), t.Currency.Alpha, t.Count, t.Amount})
+	keys := make([]string, len(u.Items))
+	for i, it := range u.Items {
+		keys[i] = it.Key
 	}
-	for _, it := range u.Items {
-		body.Items = append(body.Items, batchItem{it.Key, string(it.Type), it.Amount, it.Currency.Alpha, it.AuthorizationID})
+	hv, err := c.batchView(ctx, BatchKey(terminal, u.Batch, "dry-run"), batchBody{TerminalID: c.TerminalID, Keys: keys, DryRun: true})
+	if err != nil {
+		return hv, fmt.Errorf("reconciling batch %d: %w", u.Batch, err)
 	}
-	var ans batchAnswer
-	status, err := c.do(ctx, http.MethodPost, "/v1/batches", BatchKey(body.TerminalID, u.Batch), body, &ans)
-	switch {
-	case err == nil:
-		hv := batch.HostView{Complete: true}
-		for _, it := range ans.Items {
-			hv.Items = append(hv.Items, batch.Item{Key: it.Key, Type: batch.Type(it.Type), Amount: it.Amount,
-				Currency: currency(it.Currency), AuthorizationID: it.AuthorizationID})
-		}
+	balanced := batch.Reconcile(u.Batch, u.Items, hv).Balanced()
+	if !balanced && !u.Force {
 		return hv, nil
-	case (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && errors.Is(err, ErrNotFound):
-		return c.lookupItems(ctx, u.Items)
 	}
-	return batch.HostView{}, fmt.Errorf("closing batch %d: %w", u.Batch, err)
-}
-
-// lookupItems builds the ledger's view of the terminal's items from the
-// authorizations they name.
-func (c *Client) lookupItems(ctx context.Context, items []batch.Item) (batch.HostView, error) {
-	var hv batch.HostView
-	auths := map[string]*Authorization{}
-	for _, it := range items {
-		if it.AuthorizationID == "" {
-			continue // never reached the ledger, as far as the terminal knows
-		}
-		a, ok := auths[it.AuthorizationID]
-		if !ok {
-			got, err := c.lookupRetrying(ctx, it.AuthorizationID)
-			switch {
-			case errors.Is(err, ErrNotFound):
-			case err != nil:
-				return hv, fmt.Errorf("looking up the ledger's items: %w", err)
-			default:
-				a = &got
-			}
-			auths[it.AuthorizationID] = a
-		}
-		if a == nil {
-			continue
-		}
-		h := batch.Item{Key: it.Key, Currency: currency(a.Currency), AuthorizationID: a.ID}
-		switch {
-		case it.Type == batch.Refund:
-			h.Type, h.Amount = batch.Refund, a.Refunded
-			if h.Amount == 0 {
+	for _, cur := range currencies(u.Items, hv.Items) {
+		body := batchBody{TerminalID: c.TerminalID, Currency: cur, Force: !balanced}
+		for _, it := range u.Items {
+			if it.Currency.Alpha != cur {
 				continue
 			}
-		case a.TerminalTxnID != it.Key:
-			continue // another transaction's authorization: not this item
-		case a.Status == "approved" || a.Status == "captured":
-			h.Type, h.Amount = batch.Purchase, a.Amount
-		case a.Status == "voided":
-			h.Type, h.Amount = batch.Void, a.Amount
-		default:
-			h.Type, h.Amount = batch.Type(a.Status), a.Amount
+			body.Keys = append(body.Keys, it.Key)
+			switch it.Type {
+			case batch.Purchase:
+				body.Count++
+				body.Amount += it.Amount
+			case batch.Refund:
+				body.Amount -= it.Amount
+			}
 		}
-		hv.Items = append(hv.Items, h)
+		if _, err := c.batchView(ctx, BatchKey(terminal, u.Batch, cur), body); err != nil {
+			return hv, fmt.Errorf("closing batch %d in %s: %w", u.Batch, cur, err)
+		}
+	}
+	hv.Settled = true
+	return hv, nil
+}
+
+// batchView posts a batch body and returns the ledger's items.
+func (c *Client) batchView(ctx context.Context, key string, body batchBody) (batch.HostView, error) {
+	var ans batchAnswer
+	status, err := c.do(ctx, http.MethodPost, "/v1/batches", key, body, &ans)
+	switch {
+	case (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && errors.Is(err, ErrNotFound):
+		return batch.HostView{}, fmt.Errorf("%w: %w", ErrNoBatchEndpoint, err)
+	case err != nil:
+		return batch.HostView{}, err
+	case ans.Outcome == OutcomeRejected && ans.Reason == "totals_mismatch":
+		return batch.HostView{}, ErrBatchRefused
+	case ans.Outcome != OutcomeOK:
+		return batch.HostView{}, fmt.Errorf("%w: outcome %q, reason %q", ErrRefused, ans.Outcome, ans.Reason)
+	}
+	hv := batch.HostView{Complete: true}
+	for _, it := range ans.Items {
+		hv.Items = append(hv.Items, batch.Item{Key: it.Key, Type: batch.Type(it.Type), Amount: it.Amount,
+			Currency: currency(it.Currency), AuthorizationID: it.AuthorizationID})
 	}
 	return hv, nil
 }
 
-// lookupRetrying reads an authorization, waiting and retrying while the
-// ledger is busy: a batch of many items meets its per-key rate limit.
-func (c *Client) lookupRetrying(ctx context.Context, id string) (Authorization, error) {
-	for attempt := 1; ; attempt++ {
-		a, err := c.Authorization(ctx, id)
-		if err == nil || !errors.Is(err, offline.ErrUnavailable) || attempt == 8 {
-			return a, err
-		}
-		t := time.NewTimer(time.Duration(attempt) * 250 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return a, err
-		case <-t.C:
+// currencies lists the currencies of both sides' items, in order.
+func currencies(sides ...[]batch.Item) []string {
+	var out []string
+	for _, items := range sides {
+		for _, it := range items {
+			out = append(out, it.Currency.Alpha)
 		}
 	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // currency finds a currency by its alphabetic code; an unknown one is

@@ -91,7 +91,8 @@ var (
 	// merchant, malformed request, idempotency key reused): retrying the
 	// same request will not help.
 	ErrRefused = errors.New("ledger refused the request")
-	// ErrNoBatchEndpoint: the ledger has no batch endpoint.
+	// ErrNoBatchEndpoint: the ledger has no batch endpoint (an older
+	// ledger).
 	ErrNoBatchEndpoint = errors.New("ledger has no batch endpoint")
 )
 
@@ -285,9 +286,9 @@ func (c *Client) do(ctx context.Context, method, path, key string, body, out any
 		} `json:"error"`
 	}
 	json.Unmarshal(raw, &e) // an undecodable body leaves e empty
-	if r, ok := out.(*Result); ok && e.Outcome != "" {
+	if out != nil && e.Outcome != "" {
 		// A rejection: an answer, not an error.
-		if err := json.Unmarshal(raw, r); err != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
 			return code, fmt.Errorf("decoding answer: %w", err)
 		}
 		return code, nil

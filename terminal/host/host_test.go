@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"tappos/ledger/sqlitestore"
 	"tappos/offline"
 	"tappos/terminal/batch"
+	"tappos/terminal/host/hosttest"
 	"tappos/terminal/receipt"
 )
 
@@ -125,7 +127,8 @@ func TestRealLedger(t *testing.T) {
 		t.Fatalf("reverse of a transaction the ledger never saw: %+v, %v", r, err)
 	}
 
-	// Batch close falls back to lookups: the ledger has no batch endpoint.
+	// Batch close: an upload that never arrived leaves the batch open on
+	// the ledger; without it the batch balances and the ledger settles.
 	items := []batch.Item{
 		{Key: "T-1", Type: batch.Purchase, Amount: 1250, Currency: cny, AuthorizationID: res.AuthorizationID},
 		{Key: batch.RefundsKey("T-1"), Type: batch.Refund, Amount: 500, Currency: cny, AuthorizationID: res.AuthorizationID},
@@ -137,8 +140,15 @@ func TestRealLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := batch.Reconcile(1, items, hv)
-	if hv.Complete || len(r.Matched) != 3 || len(r.MissingOnHost) != 1 || len(r.Mismatched) != 0 {
+	if !hv.Complete || hv.Settled || len(r.Matched) != 3 || len(r.MissingOnHost) != 1 || len(r.MissingOnTerminal) != 0 || len(r.Mismatched) != 0 {
 		t.Fatalf("reconciliation %+v", r)
+	}
+	// Closing twice (an answer lost) finds the batch settled and balanced.
+	for i := range 2 {
+		hv, err = c.CloseBatch(ctx, batch.Upload{Batch: 1, Items: items[:3]})
+		if err != nil || !hv.Settled || !batch.Reconcile(1, items[:3], hv).Balanced() {
+			t.Fatalf("close %d: %+v, %v", i, hv, err)
+		}
 	}
 }
 
@@ -202,56 +212,105 @@ func TestErrors(t *testing.T) {
 	})
 }
 
-// A ledger with the batch endpoint answers with its complete view.
-func TestCloseBatchEndpoint(t *testing.T) {
-	var got batchBody
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/batches" || r.Header.Get("Idempotency-Key") != "CN000001/batch/7" {
-			t.Errorf("%s %v", r.URL.Path, r.Header)
-		}
-		json.NewDecoder(r.Body).Decode(&got)
-		io.WriteString(w, `{"items":[{"key":"T-1","type":"purchase","amount":1250,"currency":"CNY"},{"key":"T-9","type":"purchase","amount":5,"currency":"CNY"}]}`)
-	}))
-	defer srv.Close()
+// TestCloseBatch runs the batch protocol against the fake ledger: a dry
+// run, then a close only when balanced or forced.
+func TestCloseBatch(t *testing.T) {
+	ctx := context.Background()
 	cny, _ := receipt.LookupCurrency("CNY")
-	c := &Client{BaseURL: srv.URL, TerminalID: "CN000001"}
-	items := []batch.Item{{Key: "T-1", Type: batch.Purchase, Amount: 1250, Currency: cny}}
-	hv, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 7, Items: items, Totals: batch.Totals(items)})
-	if err != nil || !hv.Complete || len(hv.Items) != 2 {
-		t.Fatalf("CloseBatch = %+v, %v", hv, err)
+	usd, _ := receipt.LookupCurrency("USD")
+	tests := []struct {
+		name    string
+		force   bool
+		alter   bool // the ledger holds another amount for T-1
+		lose    bool // T-2 never reached the ledger
+		settled bool
+		want    string // of the reconciliation: matched/missing on host/missing on terminal/mismatched
+	}{
+		{"balanced", false, false, false, true, "4/0/0/0"},
+		{"altered", false, true, false, false, "3/0/0/1"},
+		{"lost upload", false, false, true, false, "3/1/0/0"},
+		{"altered, forced", true, true, false, true, "3/0/0/1"},
 	}
-	if got.Batch != 7 || len(got.Totals) != 1 || got.Totals[0].Amount != 1250 || got.Items[0].Key != "T-1" {
-		t.Fatalf("upload %+v", got)
-	}
-	if r := batch.Reconcile(7, items, hv); r.Balanced() || len(r.MissingOnTerminal) != 1 {
-		t.Fatalf("reconciliation %+v", r)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := hosttest.New()
+			defer l.Close()
+			c := &Client{BaseURL: l.URL, TerminalID: "CN000001"}
+			var items []batch.Item
+			for _, p := range []struct {
+				txn    string
+				amount int64
+				cur    receipt.Currency
+			}{{"T-1", 1250, cny}, {"T-2", 800, cny}, {"T-3", 999, usd}} {
+				if p.txn == "T-2" && tt.lose {
+					items = append(items, batch.Item{Key: p.txn, Type: batch.Purchase, Amount: p.amount, Currency: p.cur})
+					continue
+				}
+				res, err := c.Authorize(ctx, AuthRequest{TxnID: p.txn, Amount: p.amount, Currency: p.cur.Alpha})
+				if err != nil || res.Outcome != OutcomeApproved {
+					t.Fatalf("authorize %s: %+v, %v", p.txn, res, err)
+				}
+				items = append(items, batch.Item{Key: p.txn, Type: batch.Purchase, Amount: p.amount, Currency: p.cur, AuthorizationID: res.AuthorizationID})
+			}
+			ref, err := c.Refund(ctx, "T-4", items[0].AuthorizationID, 250)
+			if err != nil || ref.Outcome != OutcomeOK {
+				t.Fatalf("refund: %+v, %v", ref, err)
+			}
+			items = append(items, batch.Item{Key: batch.RefundsKey("T-1"), Type: batch.Refund, Amount: 250, Currency: cny, AuthorizationID: items[0].AuthorizationID})
+			if tt.alter {
+				l.Alter("T-1", 1350)
+			}
+			hv, err := c.CloseBatch(ctx, batch.Upload{Batch: 3, Items: items, Force: tt.force})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := batch.Reconcile(3, items, hv)
+			got := fmt.Sprintf("%d/%d/%d/%d", len(r.Matched), len(r.MissingOnHost), len(r.MissingOnTerminal), len(r.Mismatched))
+			if got != tt.want || hv.Settled != tt.settled || !hv.Complete {
+				t.Fatalf("reconciliation %s, settled %t, want %s, %t", got, hv.Settled, tt.want, tt.settled)
+			}
+			// One ledger batch per currency, and only when closed.
+			if n := len(l.Batches); tt.settled && n != 2 || !tt.settled && n != 0 {
+				t.Errorf("ledger batches %v", l.Batches)
+			}
+		})
 	}
 }
 
-// The lookup fallback waits out the ledger's rate limit.
-func TestLookupRetries(t *testing.T) {
-	calls := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			http.NotFound(w, r)
-			return
-		}
-		if calls++; calls < 3 {
-			w.WriteHeader(http.StatusTooManyRequests)
-			io.WriteString(w, `{"error":{"code":"rate_limited","message":"slow down"}}`)
-			return
-		}
-		io.WriteString(w, `{"id":"au_1","terminal_txn_id":"T-1","amount":1250,"currency":"CNY","status":"approved"}`)
-	}))
-	defer srv.Close()
+// TestCloseBatchErrors: a ledger without the endpoint, and one that
+// refuses a close the terminal found balanced.
+func TestCloseBatchErrors(t *testing.T) {
 	cny, _ := receipt.LookupCurrency("CNY")
-	items := []batch.Item{{Key: "T-1", Type: batch.Purchase, Amount: 1250, Currency: cny, AuthorizationID: "au_1"}}
-	c := &Client{BaseURL: srv.URL}
-	hv, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 1, Items: items})
-	if err != nil || len(hv.Items) != 1 || calls != 3 {
-		t.Fatalf("CloseBatch = %+v, %v after %d calls", hv, err, calls)
+	items := []batch.Item{{Key: "T-1", Type: batch.Purchase, Amount: 1250, Currency: cny}}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    error
+	}{
+		{"no endpoint", http.NotFound, ErrNoBatchEndpoint},
+		{"refused", func(w http.ResponseWriter, r *http.Request) {
+			var b batchBody
+			json.NewDecoder(r.Body).Decode(&b)
+			if !b.DryRun {
+				if key := r.Header.Get("Idempotency-Key"); key != "CN000001/batch/7/CNY" || b.Count != 1 || b.Amount != 1250 || b.Force {
+					t.Errorf("close %s %+v", key, b)
+				}
+				w.WriteHeader(http.StatusConflict)
+				io.WriteString(w, `{"outcome":"rejected","reason":"totals_mismatch"}`)
+				return
+			}
+			io.WriteString(w, `{"outcome":"ok","items":[{"key":"T-1","type":"purchase","amount":1250,"currency":"CNY"}]}`)
+		}, ErrBatchRefused},
+		{"down", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }, offline.ErrUnavailable},
 	}
-	if r := batch.Reconcile(1, items, hv); !r.Balanced() {
-		t.Fatalf("not balanced: %+v", r)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			c := &Client{BaseURL: srv.URL, TerminalID: "CN000001"}
+			if _, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 7, Items: items}); !errors.Is(err, tt.want) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+		})
 	}
 }

@@ -1,5 +1,6 @@
 // Package hosttest is a stand-in for the ledger's HTTP API in the
-// terminal's tests: authorizations, refunds, voids, reversals, lookups and
+// terminal's tests: authorizations, refunds, voids, reversals, lookups,
+// batch close (with dry runs, as ledger/openapi.yaml describes it) and
 // readiness, with idempotency keys, in memory. It does not check
 // cryptograms; tests of the real ledger's checks use the ledger itself.
 package hosttest
@@ -8,8 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -27,6 +31,8 @@ type Ledger struct {
 	byTxn map[string]string // terminal txn id → authorization id
 	idem  map[string][]byte // idempotency key → answer
 	next  int
+	// Batches lists the ledger batch ids the fake settled, in order.
+	Batches []string
 	// Reversals lists the terminal txn ids reversed, in order.
 	Reversals []string
 }
@@ -42,6 +48,7 @@ type Auth struct {
 	Reason        string `json:"reason,omitempty"`
 	ApprovalCode  string `json:"approval_code,omitempty"`
 	Refunded      int64  `json:"refunded"`
+	BatchID       string `json:"batch_id,omitempty"`
 }
 
 // New starts a fake ledger; close it with Close.
@@ -53,6 +60,7 @@ func New() *Ledger {
 	mux.HandleFunc("POST /v1/authorizations/{id}/refunds", l.post(l.refund))
 	mux.HandleFunc("POST /v1/authorizations/{id}/void", l.post(l.void))
 	mux.HandleFunc("POST /v1/reversals", l.post(l.reverse))
+	mux.HandleFunc("POST /v1/batches", l.batches)
 	mux.HandleFunc("GET /v1/authorizations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -189,6 +197,8 @@ func (l *Ledger) void(r *http.Request, body []byte) (int, result) {
 		return http.StatusNotFound, result{"outcome": "rejected", "reason": "not_found"}
 	case a.Status != "approved" || a.Refunded > 0:
 		return http.StatusConflict, result{"outcome": "rejected", "reason": "invalid_state"}
+	case a.BatchID != "":
+		return http.StatusConflict, result{"outcome": "rejected", "reason": "already_settled"}
 	}
 	a.Status = "voided"
 	return http.StatusOK, result{"outcome": "ok", "authorization_id": a.ID, "status": "voided"}
@@ -204,4 +214,118 @@ func (l *Ledger) reverse(r *http.Request, body []byte) (int, result) {
 		a.Status = "reversed"
 	}
 	return http.StatusOK, result{"outcome": "ok"}
+}
+
+// batchBody is the body of POST /v1/batches.
+type batchBody struct {
+	Currency string   `json:"currency"`
+	Count    int      `json:"count"`
+	Amount   int64    `json:"amount"`
+	Keys     []string `json:"keys"`
+	DryRun   bool     `json:"dry_run"`
+	Force    bool     `json:"force"`
+}
+
+// batches answers a batch close; a dry run is not kept under its key, as
+// the real ledger does not keep it.
+func (l *Ledger) batches(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var b batchBody
+	if err := json.Unmarshal(body, &b); err != nil || b.Currency == "" && !b.DryRun {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":{"code":"invalid_request","message":"bad body"}}`)
+		return
+	}
+	if !b.DryRun {
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		l.post(func(*http.Request, []byte) (int, result) { return l.closeBatch(b) })(w, r)
+		return
+	}
+	l.mu.Lock()
+	code, res := l.closeBatch(b)
+	l.mu.Unlock()
+	ans, _ := json.Marshal(res)
+	w.WriteHeader(code)
+	w.Write(ans)
+}
+
+type batchItem struct {
+	Key             string `json:"key"`
+	Type            string `json:"type"`
+	Amount          int64  `json:"amount"`
+	Currency        string `json:"currency"`
+	AuthorizationID string `json:"authorization_id"`
+}
+
+// closeBatch lists the fake's side of the batch as the ledger does (its
+// unsettled payments with their refunds, then the terminal's other keys
+// as they stand) and settles when the totals agree or b.Force.
+func (l *Ledger) closeBatch(b batchBody) (int, result) {
+	items := []batchItem{}
+	listed := map[string]bool{}
+	add := func(a *Auth, key, typ string, amount int64) {
+		listed[key] = true
+		items = append(items, batchItem{key, typ, amount, a.Currency, a.ID})
+	}
+	var unsettled []*Auth
+	for _, id := range slices.Sorted(maps.Keys(l.auths)) {
+		a := l.auths[id]
+		if a.Status == "approved" && a.BatchID == "" && (b.Currency == "" || a.Currency == b.Currency) {
+			unsettled = append(unsettled, a)
+			add(a, a.TerminalTxnID, "purchase", a.Amount)
+			if a.Refunded > 0 {
+				add(a, a.TerminalTxnID+"/refunds", "refund", a.Refunded)
+			}
+		}
+	}
+	for _, key := range b.Keys {
+		txn, refunds := strings.CutSuffix(key, "/refunds")
+		a, ok := l.auths[l.byTxn[txn]]
+		if !ok || listed[key] || b.Currency != "" && a.Currency != b.Currency {
+			continue
+		}
+		switch {
+		case refunds && a.Status == "approved" && a.Refunded > 0:
+			add(a, key, "refund", a.Refunded)
+		case refunds:
+		case a.Status == "approved":
+			add(a, key, "purchase", a.Amount)
+		case a.Status == "voided":
+			add(a, key, "void", a.Amount)
+		default:
+			add(a, key, a.Status, a.Amount)
+		}
+	}
+	res := result{"outcome": "ok", "currency": b.Currency, "items": items}
+	var count int
+	var amount int64
+	for _, it := range items {
+		switch it.Type {
+		case "purchase":
+			count++
+			amount += it.Amount
+		case "refund":
+			amount -= it.Amount
+		}
+	}
+	res["count"], res["amount"] = count, amount
+	mismatch := b.Currency != "" && (count != b.Count || amount != b.Amount)
+	if mismatch {
+		res["reason"] = "totals_mismatch"
+	}
+	switch {
+	case b.DryRun:
+		return http.StatusOK, res
+	case mismatch && !b.Force:
+		res["outcome"] = "rejected"
+		return http.StatusConflict, res
+	}
+	l.next++
+	id := fmt.Sprintf("bt_%04d", l.next)
+	for _, a := range unsettled {
+		a.BatchID = id
+	}
+	l.Batches = append(l.Batches, id)
+	res["batch_id"] = id
+	return http.StatusOK, res
 }
