@@ -280,10 +280,10 @@ a limit off); a decline names the limit that refused it.
 "KIND TXN_ID" (PRESENT_CARD, PROCESSING, REMOVE_CARD, OFFLINE, AUTHORISING,
 APPROVED, DECLINED, FAILED), before the report. An offline APPROVED line is
 written the moment the offline queue has committed the tap, before the
-journal: a process killed after its commit and before that line (a window
-of microseconds) leaves a stored tap nobody saw approved, which syncs like
-any other and comes back into the journal as "recovered from the offline
-queue", where it can be refunded.
+journal. A process killed inside that commit (SQLite's fsync, milliseconds)
+or between it and the line leaves a stored tap nobody saw approved; it
+syncs like any other and comes back into the journal as "recovered from the
+offline queue", where it can be refunded.
 
 Prints outcome (the kernel's), result (the sale's: APPROVED, OFFLINE_APPROVED,
 DECLINED, REVERSED), kernel, aid, masked pan, cvm, cryptogram_type,

@@ -25,16 +25,20 @@
 // An offline approval is committed to the offline queue first; the
 // Approved event follows at once, before the journal is written (another
 // fsync) and before Sale returns, so that a display or `posctl tap --events`
-// reports it with nothing in between. The order decides what a crash can
-// leave:
+// shows it with nothing else in between. What a crash leaves depends on
+// where it strikes:
 //
 //   - before the queue's commit: nothing is stored and nothing was shown;
 //     the card's TC is never presented, so the shopper is not charged.
-//   - between the commit and the event's write(2) to the display, a few
-//     microseconds: the tap is stored and forwarded, but nobody saw it
-//     approved. This window cannot be closed: a commit and a display are
-//     two acts, and showing first would risk approvals that were never
-//     stored (goods gone, nothing to charge).
+//   - inside the commit or between it and the display: the tap is stored
+//     and forwarded, but nobody saw it approved. Against a power cut this
+//     window is the microseconds between the WAL's fsync and the display's
+//     write(2). Against a killed process it is wider: SQLite's write of the
+//     commit frame survives the process already, and the fsync that follows
+//     takes milliseconds (the crash test of cmd/posctl measures it). It
+//     cannot be closed by reordering: showing before the fsync would let a
+//     power cut lose a tap the cashier saw approved, with the goods gone and
+//     nothing to charge.
 //   - after the event, before the journal's commit: shown and stored; the
 //     journal lacks the sale.
 //
@@ -42,7 +46,8 @@
 // other, and NoteSynced adds the sale the journal missed, marked
 // "recovered from the offline queue", so it is in the batch, the reports
 // and the reconciliation, where the merchant can refund it if the shopper
-// was never told it was approved.
+// was never told it was approved. The journal never holds an offline sale
+// that was not shown.
 package sale
 
 import (

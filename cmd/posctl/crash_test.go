@@ -1,0 +1,451 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebfe/scard"
+
+	"tappos/internal/pcsctest"
+	"tappos/ledger"
+	"tappos/ledger/api"
+	"tappos/ledger/sqlitestore"
+	"tappos/offline"
+	"tappos/terminal/batch"
+	"tappos/terminal/cardsim"
+	"tappos/terminal/receipt"
+	"tappos/terminal/sale"
+)
+
+// posctlEnv set to "1" makes the test binary run as posctl: the crash
+// test's child processes are the real command, without a separate build.
+const posctlEnv = "TAPPOS_POSCTL_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(posctlEnv) == "1" {
+		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// Phases of a tap, as its --events lines show them; a kill is counted by
+// the last line its process wrote.
+var crashPhases = []string{"starting", "PRESENT_CARD", "PROCESSING", "REMOVE_CARD", "OFFLINE", "APPROVED", "finished"}
+
+const (
+	// crashKills is the least number of taps killed; the loop runs until
+	// it has them (and crashMaxTaps bounds it).
+	crashKills   = 50
+	crashMaxTaps = 90
+	// A quarter of the kills land anywhere in the first crashEarly of a
+	// tap (start, waiting for pcscd to see the card); the rest within
+	// crashLate of the card being seen, spread over the kernel, the
+	// queue's commit, the report, the journal and the exit.
+	crashEarly = 500 * time.Millisecond
+	crashLate  = 30 * time.Millisecond
+)
+
+// TestTapCrash is issue 5's crash test. It taps the offline Visa card
+// through pcscd again and again with `posctl tap --offline-only --events`,
+// killing the process with SIGKILL at random moments, then syncs the queue
+// into a real ledger with `posctl sync`. Every tap reported APPROVED is
+// booked exactly once, and the queue's totals are the ledger's. The only
+// other taps booked are those killed inside the queue's commit, between
+// the OFFLINE line and the APPROVED line: SQLite's commit survives a killed
+// process once its WAL frame is written, before the fsync that must come
+// before the report (see the package doc of terminal/sale); the test counts
+// them and fails on any other. The journal, written after the report, never
+// holds a sale that was not reported, and holds every queued one once
+// NoteSynced recovered those a kill cut off.
+func TestTapCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("taps through pcscd for about a minute")
+	}
+	slot := pcsctest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	queuePath, journalPath := filepath.Join(dir, "offline.db"), filepath.Join(dir, "journal.db")
+	var key offline.Key
+	copy(key[:], "terminal key of the crash test..")
+	env := append(os.Environ(), posctlEnv+"=1", offline.KeyEnv+"="+hex.EncodeToString(key[:]), modeEnv+"=test",
+		"TAPPOS_LEDGER=", "TAPPOS_LEDGER_KEY=")
+
+	prof, err := cardsim.LoadProfile("visa-offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(5, 0xC0FFEE))
+	// One card for the whole loop: its ATC goes up tap after tap, killed
+	// or not, as a real card's would.
+	card, err := cardsim.NewCard(prof, rand.NewChaCha8([32]byte{5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reported := map[string]int64{} // txn id → amount, for every APPROVED line
+	cut := map[string]bool{}       // taps killed inside the queue's commit: after OFFLINE, before APPROVED
+	phases := map[string]int{}
+	var commits []time.Duration // OFFLINE to APPROVED, when both came
+	kills := 0
+	start := time.Now()
+	for i := 0; kills < crashKills && i < crashMaxTaps; i++ {
+		amount := 100 + rnd.Int64N(900)
+		var delay time.Duration
+		early := rnd.IntN(4) == 0
+		if early {
+			delay = time.Duration(rnd.Int64N(int64(crashEarly)))
+		} else {
+			delay = time.Duration(rnd.Int64N(int64(crashLate)))
+		}
+		cmd := exec.Command(os.Args[0], "tap", "--amount", fmt.Sprintf("%d.%02d", amount/100, amount%100),
+			"--offline-only", "--events", "--json", "--reader", slot.Reader, "--wait", "5s",
+			"--config", filepath.Join("testdata", "tap", "cn-shop.json"), "--journal", journalPath, "--queue", queuePath,
+			"--offline-same-card", "1000", "--offline-max-count", "1000", "--offline-max-amount", "10000.00")
+		cmd.Env = env
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan []event, 1)
+		go func() { done <- killAt(cmd, out, early, delay) }()
+		remove := slot.Present(t, card)
+		lines := <-done
+		werr := cmd.Wait()
+		// pcscd must be done with a killed tap's card before it goes:
+		// a card removed under the dead client's exclusive handle
+		// leaves the next one unseen.
+		if err := waitReleased(slot.Reader); err != nil {
+			t.Fatalf("tap %d: %v", i, err)
+		}
+		remove()
+
+		phase, id := "starting", ""
+		var offlineAt time.Time
+		for _, e := range lines {
+			phase, id = e.kind, e.txnID
+			switch e.kind {
+			case "OFFLINE":
+				offlineAt = e.at
+			case "APPROVED":
+				if _, dup := reported[id]; dup {
+					t.Fatalf("tap %d: %s reported approved twice", i, id)
+				}
+				reported[id] = amount
+				commits = append(commits, e.at.Sub(offlineAt))
+			}
+		}
+		var exit *exec.ExitError
+		switch {
+		case werr == nil && phase == "APPROVED":
+			phase = "finished"
+		case werr == nil:
+			t.Fatalf("tap %d finished without approval: %v\n%s", i, lines, stderr.String())
+		case errors.As(werr, &exit) && exit.ExitCode() == -1: // killed
+			kills++
+			if phase == "OFFLINE" {
+				cut[id] = true
+			}
+		default:
+			t.Fatalf("tap %d: %v: %v\n%s", i, werr, lines, stderr.String())
+		}
+		phases[phase]++
+	}
+	loop := time.Since(start)
+	if kills < crashKills {
+		t.Fatalf("%d kills in %d taps, want %d", kills, crashMaxTaps, crashKills)
+	}
+
+	// The queue holds every reported tap, and beyond them only taps
+	// killed inside their commit. The journal, written after the report,
+	// holds no tap that was not reported.
+	q, err := offline.Open(queuePath, offline.Options{Key: key})
+	if err != nil {
+		t.Fatalf("reopening the queue after %d kills: %v", kills, err)
+	}
+	items, err := q.List(ctx, offline.ListOptions{Limit: 1 << 20})
+	q.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := map[string]int64{}
+	unreported := 0
+	for _, it := range items {
+		queued[it.TxnID] = it.Amount
+		if a, ok := reported[it.TxnID]; ok && a != it.Amount {
+			t.Errorf("%s queued for %d, reported for %d", it.TxnID, it.Amount, a)
+		}
+		if _, ok := reported[it.TxnID]; !ok {
+			unreported++
+			if !cut[it.TxnID] {
+				t.Errorf("%s is queued but was neither reported approved nor killed inside its commit", it.TxnID)
+			}
+		}
+	}
+	for id := range reported {
+		if _, ok := queued[id]; !ok {
+			t.Errorf("%s was reported approved but is not queued", id)
+		}
+	}
+	j, err := batch.Open(journalPath, batch.Options{})
+	if err != nil {
+		t.Fatalf("reopening the journal after %d kills: %v", kills, err)
+	}
+	defer j.Close()
+	journaled := journalApprovals(t, j)
+	for id := range journaled {
+		if _, ok := reported[id]; !ok {
+			t.Errorf("%s is in the journal but was never reported approved", id)
+		}
+	}
+
+	// Sync into the ledger, by the command.
+	l, termID, url, apiKey := crashLedger(t, prof)
+	sync := exec.Command(os.Args[0], "sync", "--ledger", url, "--key", apiKey, "--queue", queuePath, "--json", "--timeout", "30s")
+	sync.Env = env
+	if out, err := sync.CombinedOutput(); err != nil {
+		t.Fatalf("posctl sync: %v\n%s", err, out)
+	}
+
+	// The ledger books exactly the queue, each tap once, and the totals agree.
+	var auths []ledger.Authorization
+	err = l.Store().Write(ctx, func(tx ledger.Tx) error {
+		auths, err = tx.Authorizations(ctx, ledger.AuthQuery{Unsettled: []string{termID}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	booked := map[string]int64{}
+	var ledgerSum int64
+	for _, a := range auths {
+		if _, dup := booked[a.TxnID]; dup {
+			t.Errorf("%s booked twice", a.TxnID)
+		}
+		booked[a.TxnID] = a.Amount
+		ledgerSum += a.Amount
+	}
+	diffSets(t, "booked", booked, queued)
+	if st := l.Stats(); st.Approved != int64(len(queued)) || len(st.Declined) != 0 {
+		t.Errorf("the ledger approved %d and declined %v, want %d approvals", st.Approved, st.Declined, len(queued))
+	}
+	q, err = offline.Open(queuePath, offline.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	qs, err := q.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := q.List(ctx, offline.ListOptions{Limit: 1 << 20, States: []offline.State{offline.StateAccepted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queueSum int64
+	for _, it := range accepted {
+		queueSum += it.Amount
+	}
+	if qs.Unsent != 0 || qs.Accepted != len(auths) || queueSum != ledgerSum {
+		t.Errorf("queue: %d unsent, %d accepted for %d; ledger: %d for %d", qs.Unsent, qs.Accepted, queueSum, len(auths), ledgerSum)
+	}
+	if len(auths) > 0 {
+		settle, err := l.Store().Account(ctx, "settle:"+auths[0].MerchantID+":CNY")
+		if err != nil || settle.Balance != ledgerSum {
+			t.Errorf("merchant settlement %d (%v), booked %d", settle.Balance, err, ledgerSum)
+		}
+	}
+	if v, err := l.Verify(ctx); err != nil || len(v) != 0 {
+		t.Errorf("ledger books: %v %v", v, err)
+	}
+
+	// Recovery: the journal gets the sales the kills cut off.
+	term := &sale.Terminal{Journal: j, Currency: receipt.Currency{Numeric: 156, Alpha: "CNY", Exponent: 2}}
+	if err := term.NoteSynced(ctx, accepted); err != nil {
+		t.Fatal(err)
+	}
+	diffSets(t, "journaled after recovery", journalApprovals(t, j), queued)
+
+	slices.Sort(commits)
+	t.Logf("%d taps in %v, %d killed; last line before the end: %s", kills+phases["finished"], loop.Round(time.Millisecond), kills, phaseCounts(phases))
+	t.Logf("%d reported approved and booked once, %d.%02d CNY in all; %d cut before the journal and recovered by NoteSynced",
+		len(reported), ledgerSum/100, ledgerSum%100, len(reported)-len(journaled))
+	if len(commits) > 0 {
+		t.Logf("%d of %d kills inside the queue's commit (OFFLINE to APPROVED, median %v) left a booked tap nobody saw approved",
+			unreported, phases["OFFLINE"], commits[len(commits)/2].Round(10*time.Microsecond))
+	}
+}
+
+// waitReleased waits until pcscd has let go of the reader: a killed tap
+// holds the card exclusively until pcscd cleans up after it.
+func waitReleased(reader string) error {
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		return fmt.Errorf("connecting to pcscd: %w", err)
+	}
+	defer sc.Release()
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		err := sc.GetStatusChange(rs, 100*time.Millisecond)
+		if err != nil && !errors.Is(err, scard.ErrTimeout) {
+			return fmt.Errorf("watching %s: %w", reader, err)
+		}
+		if err == nil {
+			if rs[0].EventState&(scard.StateExclusive|scard.StateInuse) == 0 {
+				return nil
+			}
+			rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+		}
+	}
+	return fmt.Errorf("%s still in use (state %#x)", reader, rs[0].EventState)
+}
+
+// An event is one --events line of a tap, and when it came.
+type event struct {
+	kind, txnID string
+	at          time.Time
+}
+
+// killAt reads the tap's --events lines until the process ends, killing it
+// delay after its start (early) or after its PROCESSING line.
+func killAt(cmd *exec.Cmd, out io.Reader, early bool, delay time.Duration) []event {
+	kill := func() { cmd.Process.Kill() }
+	var timer *time.Timer
+	if early {
+		timer = time.AfterFunc(delay, kill)
+	}
+	var events []event
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		kind, id, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(crashPhases, kind) {
+			break // the JSON report: the tap is over
+		}
+		events = append(events, event{kind, id, time.Now()})
+		if kind == "PROCESSING" && timer == nil {
+			timer = time.AfterFunc(delay, kill)
+		}
+	}
+	io.Copy(io.Discard, out)
+	if timer != nil {
+		timer.Stop()
+	}
+	return events
+}
+
+func phaseCounts(m map[string]int) string {
+	var b strings.Builder
+	for _, p := range crashPhases {
+		fmt.Fprintf(&b, "%s %d, ", p, m[p])
+	}
+	return strings.TrimSuffix(b.String(), ", ")
+}
+
+// diffSets fails for each id in got and not in want, or with another
+// amount, and each id in want missing from got.
+func diffSets(t *testing.T, what string, got, want map[string]int64) {
+	t.Helper()
+	for _, id := range slices.Sorted(maps.Keys(got)) {
+		if a, ok := want[id]; !ok {
+			t.Errorf("%s: %s was never reported approved", what, id)
+		} else if a != got[id] {
+			t.Errorf("%s: %s for %d, reported for %d", what, id, got[id], a)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := got[id]; !ok {
+			t.Errorf("%s: %s was reported approved but is missing", what, id)
+		}
+	}
+}
+
+// journalApprovals returns the journal's offline approvals in its current
+// batch.
+func journalApprovals(t *testing.T, j *batch.Journal) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	b, err := j.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := j.Records(ctx, b.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, r := range recs {
+		if r.Status == batch.OfflineApproved {
+			m[r.TxnID] = r.Amount
+		}
+	}
+	return m
+}
+
+// crashLedger runs the ledger's HTTP API on a SQLite file, with the
+// profile's issuer key and its card linked to a wallet of ¥10,000.00, and
+// returns it with the terminal's id, the URL and the terminal's API key.
+func crashLedger(t *testing.T, p *cardsim.Profile) (l *ledger.Ledger, terminalID, url, key string) {
+	t.Helper()
+	ctx := context.Background()
+	imk, err := hex.DecodeString(p.IMK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, err = ledger.New(ledger.Config{Store: s, TokenSecret: []byte(strings.Repeat("k", 32)),
+		Issuers: []ledger.IssuerKey{{Prefix: p.PAN, Scheme: p.Scheme, IMK: imk}},
+		Rand:    rand.NewChaCha8([32]byte{7}), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); s.Close() })
+	m, err := l.CreateMerchant(ctx, "Demo Café")
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, err := l.CreateTerminal(ctx, m.ID, "till 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err = l.CreateAPIKey(ctx, ledger.RoleTerminal, m.ID, term.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.CreateWallet(ctx, "shopper", "CNY", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.LinkCard(ctx, w.ID, p.PAN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Deposit(ctx, nil, w.ID, 1_000_000, "CNY", "opening"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Ledger: l, Logger: quiet, Rate: -1}))
+	t.Cleanup(srv.Close)
+	return l, term.ID, srv.URL, key
+}
