@@ -111,12 +111,12 @@ func newFixture(t testing.TB, cfg api.Config) *fixture {
 	return f
 }
 
-func (f *fixture) tap(t *testing.T, card int, txn string, amount int64, cid byte) api.AuthorizationRequest {
+func (f *fixture) tap(t testing.TB, card int, txn string, amount int64, cid byte) api.AuthorizationRequest {
 	return api.AuthorizationRequest{TerminalTxnID: txn, Amount: amount, Currency: "EUR",
 		EMV: hex.EncodeToString(storetest.Tap(t, f.env.Cards[card], amount, cid))}
 }
 
-func post(t *testing.T, c *client.Client, path, key string, body any) client.Response {
+func post(t testing.TB, c *client.Client, path, key string, body any) client.Response {
 	t.Helper()
 	r, err := c.Post(context.Background(), path, key, body)
 	if err != nil {
@@ -491,4 +491,42 @@ func TestBatchClose(t *testing.T) {
 	if r := post(t, f.term, "/v1/authorizations/"+p1.Result.AuthorizationID+"/void", "b1v", struct{}{}); r.Result.Reason != ledger.ReasonSettled {
 		t.Errorf("void after settlement: %+v", r)
 	}
+}
+
+// FuzzBatchBody: whatever a terminal posts to close a batch, the answer
+// is a result or a client error, never a server error, and a dry run
+// never settles.
+func FuzzBatchBody(f *testing.F) {
+	fx := newFixture(f, api.Config{Rate: -1})
+	if r := post(f, fx.term, "/v1/authorizations", "f1", fx.tap(f, 0, "f1", 100, 0x80)); r.Result.Outcome != ledger.OutcomeApproved {
+		f.Fatalf("authorization: %+v", r)
+	}
+	f.Add([]byte(`{"keys":["f1","f1/refunds","nope"],"dry_run":true}`))
+	f.Add([]byte(`{"currency":"EUR","count":1,"amount":100,"keys":["f1"]}`))
+	f.Add([]byte(`{"currency":"EUR","count":-1,"amount":9223372036854775807,"force":true}`))
+	f.Add([]byte(`{"keys":["/refunds",""],"dry_run":true}`))
+	n := 0
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n++
+		req, err := http.NewRequest("POST", fx.srv.URL+"/v1/batches", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+fx.term.Key)
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("fuzz-%d", n))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 500 {
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+		var sent api.BatchCloseRequest
+		var got ledger.Result
+		if json.Unmarshal(body, &sent) == nil && sent.DryRun && json.Unmarshal(b, &got) == nil && got.BatchID != "" {
+			t.Fatalf("a dry run settled: %s", b)
+		}
+	})
 }
