@@ -6,14 +6,12 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 )
 
 // An Upload is what the terminal sends the ledger when it closes a batch.
 type Upload struct {
 	TerminalID string
 	Batch      int
-	Opened     time.Time
 	Totals     []Total
 	Items      []Item
 	// Force asks the ledger to settle its side even when the batch does
@@ -123,7 +121,7 @@ func (j *Journal) reconcile(ctx context.Context, terminalID string, host Host, f
 		return nil, fmt.Errorf("reconciling batch %d: %w", b.No, err)
 	}
 	items := Items(recs)
-	hv, err := host.CloseBatch(ctx, Upload{TerminalID: terminalID, Batch: b.No, Opened: b.Opened, Totals: Totals(items), Items: items, Force: force})
+	hv, err := host.CloseBatch(ctx, Upload{TerminalID: terminalID, Batch: b.No, Totals: Totals(items), Items: items, Force: force})
 	if err != nil {
 		return nil, fmt.Errorf("reconciling batch %d: %w", b.No, err)
 	}

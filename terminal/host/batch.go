@@ -76,16 +76,18 @@ func (c *Client) CloseBatch(ctx context.Context, u batch.Upload) (batch.HostView
 	for _, cur := range currencies(u.Items, hv.Items) {
 		body := batchBody{TerminalID: c.TerminalID, Currency: cur, Force: !balanced}
 		for _, it := range u.Items {
-			if it.Currency.Alpha != cur {
-				continue
+			if it.Currency.Alpha == cur {
+				body.Keys = append(body.Keys, it.Key)
 			}
-			body.Keys = append(body.Keys, it.Key)
-			switch it.Type {
-			case batch.Purchase:
-				body.Count++
-				body.Amount += it.Amount
-			case batch.Refund:
-				body.Amount -= it.Amount
+		}
+		// The ledger's totals are purchases and their net of refunds.
+		for _, t := range u.Totals {
+			switch {
+			case t.Currency.Alpha != cur:
+			case t.Type == batch.Purchase:
+				body.Count, body.Amount = t.Count, body.Amount+t.Amount
+			case t.Type == batch.Refund:
+				body.Amount -= t.Amount
 			}
 		}
 		if _, err := c.batchView(ctx, BatchKey(terminal, u.Batch, cur), body); err != nil {

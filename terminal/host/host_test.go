@@ -135,7 +135,7 @@ func TestRealLedger(t *testing.T) {
 		{Key: "T-3", Type: batch.Void, Amount: 300, Currency: cny, AuthorizationID: res3.AuthorizationID},
 		{Key: "T-7", Type: batch.Purchase, Amount: 800, Currency: cny}, // an upload that never arrived
 	}
-	hv, err := c.CloseBatch(ctx, batch.Upload{Batch: 1, Items: items})
+	hv, err := c.CloseBatch(ctx, batch.Upload{Batch: 1, Items: items, Totals: batch.Totals(items)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestRealLedger(t *testing.T) {
 	}
 	// Closing twice (an answer lost) finds the batch settled and balanced.
 	for i := range 2 {
-		hv, err = c.CloseBatch(ctx, batch.Upload{Batch: 1, Items: items[:3]})
+		hv, err = c.CloseBatch(ctx, batch.Upload{Batch: 1, Items: items[:3], Totals: batch.Totals(items[:3])})
 		if err != nil || !hv.Settled || !batch.Reconcile(1, items[:3], hv).Balanced() {
 			t.Fatalf("close %d: %+v, %v", i, hv, err)
 		}
@@ -260,7 +260,7 @@ func TestCloseBatch(t *testing.T) {
 			if tt.alter {
 				l.Alter("T-1", 1350)
 			}
-			hv, err := c.CloseBatch(ctx, batch.Upload{Batch: 3, Items: items, Force: tt.force})
+			hv, err := c.CloseBatch(ctx, batch.Upload{Batch: 3, Items: items, Totals: batch.Totals(items), Force: tt.force})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +308,7 @@ func TestCloseBatchErrors(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
 			c := &Client{BaseURL: srv.URL, TerminalID: "CN000001"}
-			if _, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 7, Items: items}); !errors.Is(err, tt.want) {
+			if _, err := c.CloseBatch(context.Background(), batch.Upload{Batch: 7, Items: items, Totals: batch.Totals(items)}); !errors.Is(err, tt.want) {
 				t.Fatalf("err %v, want %v", err, tt.want)
 			}
 		})
