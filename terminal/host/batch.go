@@ -36,7 +36,6 @@ type batchItem struct {
 type batchAnswer struct {
 	Outcome string      `json:"outcome"`
 	Reason  string      `json:"reason,omitempty"`
-	BatchID string      `json:"batch_id,omitempty"`
 	Items   []batchItem `json:"items"`
 }
 
