@@ -126,8 +126,9 @@ func TestTapCrash(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		var stdout strings.Builder
 		done := make(chan []event, 1)
-		go func() { done <- killAt(cmd, out, early, delay) }()
+		go func() { done <- killAt(cmd, io.TeeReader(out, &stdout), early, delay) }()
 		remove := slot.Present(t, card)
 		lines := <-done
 		werr := cmd.Wait()
@@ -138,6 +139,9 @@ func TestTapCrash(t *testing.T) {
 			t.Fatalf("tap %d: %v", i, err)
 		}
 		remove()
+		if strings.Contains(stdout.String()+stderr.String(), prof.PAN) {
+			t.Fatalf("tap %d: the card's PAN in the output", i)
+		}
 
 		phase, id := "starting", ""
 		var offlineAt time.Time
