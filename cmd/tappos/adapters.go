@@ -306,18 +306,22 @@ func (p *till) XReport(ctx context.Context) ([]string, error) {
 	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n"), nil
 }
 
-// CloseBatch reconciles the open batch with the ledger, then closes it
-// with a Z report.
+// CloseBatch reconciles the open batch with the ledger and, when it
+// balances (the ledger then closed its side), closes it with a Z report.
+// A batch that does not balance stays open on both sides: the manager sees
+// the differences, and closes again once they are resolved.
 func (p *till) CloseBatch(ctx context.Context) (ui.Reconciliation, error) {
 	rec, err := p.t.Journal.Reconcile(ctx, p.t.Header.TerminalID, p.host)
 	if err != nil {
 		p.log.Warn("batch close: reconciling with the ledger", "err", err)
 		return ui.Reconciliation{}, err
 	}
-	z, err := p.t.Journal.CloseBatch(ctx, p.t.Header)
-	if err != nil {
-		p.log.Warn("batch close", "err", err)
-		return ui.Reconciliation{}, err
+	var z *batch.Report
+	if rec.Balanced() {
+		if z, err = p.t.Journal.CloseBatch(ctx, p.t.Header); err != nil {
+			p.log.Warn("batch close", "err", err)
+			return ui.Reconciliation{}, err
+		}
 	}
 	out := ui.Reconciliation{Batch: rec.Batch, Balanced: rec.Balanced()}
 	add := func(m ui.Match, term, hst *batch.Item) {
@@ -346,9 +350,11 @@ func (p *till) CloseBatch(ctx context.Context) (ui.Reconciliation, error) {
 	for i := range rec.Mismatched {
 		add(ui.Mismatch, &rec.Mismatched[i].Terminal, &rec.Mismatched[i].Host)
 	}
-	var b bytes.Buffer
-	if err := z.WriteText(&b); err == nil {
-		out.Report = strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if z != nil {
+		var b bytes.Buffer
+		if err := z.WriteText(&b); err == nil {
+			out.Report = strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		}
 	}
 	return out, nil
 }
