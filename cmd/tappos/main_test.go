@@ -120,6 +120,7 @@ func TestRealWindow(t *testing.T) {
 		{"offline", "SELFTEST offline OK"},   // the ledger down: offline Approved, banner with the queued payment
 		{"refund", "SELFTEST refund OK"},     // refund and void found by lookup
 		{"tryagain", "SELFTEST tryagain OK"}, // a card pulled away mid-tap, then a good one
+		{"batch", "SELFTEST batch OK"},       // online and offline sales, sync, a balanced batch close
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
