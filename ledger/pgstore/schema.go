@@ -179,4 +179,8 @@ CREATE TABLE wallet_owner_keys (
 	wallet_id TEXT NOT NULL REFERENCES accounts(id)
 );
 `,
+	// 3: no query reads authorizations by wallet, and each authorization
+	// written put an entry on a scattered page of this index: one more
+	// page for every commit to write.
+	`DROP INDEX authorizations_wallet;`,
 }
