@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/httpjson"
 )
 
 // Config configures a [Server].
@@ -47,7 +48,7 @@ type Server struct {
 	maxBody int64
 	timeout time.Duration
 	mux     *http.ServeMux
-	limits  *limiter
+	limits  *httpjson.Limiter
 	metrics *metrics
 
 	keysMu sync.Mutex
@@ -90,7 +91,7 @@ func New(cfg Config) *Server {
 		burst = 2 * rate
 	}
 	if rate > 0 {
-		s.limits = newLimiter(rate, burst, s.now)
+		s.limits = httpjson.NewLimiter(rate, burst, s.now)
 	}
 	s.routes()
 	return s
@@ -151,30 +152,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.l.Store().Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "database unreachable")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, "not_ready", "database unreachable")
 		return
 	}
 	w.Write([]byte("ready\n"))
-}
-
-// errorBody is the JSON of every error response.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 // principal is the caller, from its API key.
@@ -194,20 +175,20 @@ func (s *Server) authedLimit(maxBody int64, next http.HandlerFunc) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if secret == "" {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>")
+			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>")
 			return
 		}
 		k, err := s.lookupKey(r.Context(), secret)
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API key")
+			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API key")
 			return
 		}
 		if sw, ok := w.(*statusWriter); ok {
 			sw.keyID = k.ID
 		}
-		if s.limits != nil && !s.limits.allow(k.ID) {
+		if s.limits != nil && !s.limits.Allow(k.ID) {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
+			httpjson.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -269,17 +250,17 @@ func (s *Server) idempotent(h func(*request) (ledger.Result, error)) http.Handle
 		p := r.Context().Value(ctxKey{}).(principal)
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" || len(key) > 255 {
-			writeError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header of 1 to 255 characters")
+			httpjson.WriteError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header of 1 to 255 characters")
 			return
 		}
 		body, err := io.ReadAll(r.Body)
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+			httpjson.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
 			return
 		}
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
 			return
 		}
 		sum := sha256.New()
@@ -294,24 +275,24 @@ func (s *Server) idempotent(h func(*request) (ledger.Result, error)) http.Handle
 		var f forbidden
 		switch {
 		case errors.As(err, &f):
-			writeError(w, http.StatusForbidden, "forbidden", string(f))
+			httpjson.WriteError(w, http.StatusForbidden, "forbidden", string(f))
 		case errors.Is(err, ledger.ErrInvalid):
-			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		case errors.Is(err, ledger.ErrKeyReused):
-			writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
+			httpjson.WriteError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
 		case errors.Is(err, ledger.ErrInFlight):
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
+			httpjson.WriteError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
+			httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
 		case err != nil:
 			s.log.Error("request failed", "route", r.Pattern, "err", err)
-			writeError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
+			httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
 		default:
 			if res.Replayed {
 				w.Header().Set("Idempotent-Replayed", "true")
 			}
-			writeJSON(w, statusOf(res), res)
+			httpjson.WriteJSON(w, statusOf(res), res)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/httpjson"
 )
 
 // Limits of POST /v1/authorizations/batch.
@@ -60,27 +61,27 @@ type BatchResponse struct {
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	p := r.Context().Value(ctxKey{}).(principal)
 	if r.Header.Get("Idempotency-Key") == "" {
-		writeError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header; batch items also need their own idempotency_key")
+		httpjson.WriteError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header; batch items also need their own idempotency_key")
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a batch is at most %d bytes", maxBatchBody))
+		httpjson.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("a batch is at most %d bytes", maxBatchBody))
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_body", "could not read the request body")
 		return
 	}
 	var b BatchRequest
 	q := &request{r: r, p: p, body: body}
 	if err := q.decode(&b); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
 	if len(b.Items) == 0 || len(b.Items) > maxBatchItems {
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("a batch has 1 to %d items", maxBatchItems))
+		httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("a batch has 1 to %d items", maxBatchItems))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
@@ -95,7 +96,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
-	writeJSON(w, http.StatusOK, out)
+	httpjson.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it BatchItem) BatchResult {

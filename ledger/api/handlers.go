@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/httpjson"
 )
 
 // actFor checks that the caller may act for a merchant's terminal and
@@ -230,10 +231,10 @@ func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request) {
 	p := r.Context().Value(ctxKey{}).(principal)
 	a, err := s.l.Store().Authorization(r.Context(), r.PathValue("id"))
 	if err != nil || (p.Role != ledger.RoleAdmin && a.MerchantID != p.MerchantID) {
-		writeError(w, http.StatusNotFound, "not_found", "no such authorization")
+		httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such authorization")
 		return
 	}
-	writeJSON(w, http.StatusOK, Authorization{ID: a.ID, Kind: a.Kind, Channel: a.Channel, MerchantID: a.MerchantID,
+	httpjson.WriteJSON(w, http.StatusOK, Authorization{ID: a.ID, Kind: a.Kind, Channel: a.Channel, MerchantID: a.MerchantID,
 		TerminalID: a.TerminalID, TerminalTxnID: a.TxnID, WalletID: a.WalletID, MaskedPAN: a.MaskedPAN,
 		Amount: a.Amount, Currency: a.Currency, Status: a.Status, Reason: a.Reason, ApprovalCode: a.ApprovalCode,
 		Held: a.Held, Captured: a.Captured, Refunded: a.Refunded, CreatedAt: a.CreatedAt.Format("2006-01-02T15:04:05.000000Z07:00")})
@@ -250,15 +251,15 @@ type Wallet struct {
 
 func (s *Server) getWallet(w http.ResponseWriter, r *http.Request) {
 	if p := r.Context().Value(ctxKey{}).(principal); p.Role != ledger.RoleAdmin {
-		writeError(w, http.StatusForbidden, "forbidden", "only admins read wallets")
+		httpjson.WriteError(w, http.StatusForbidden, "forbidden", "only admins read wallets")
 		return
 	}
 	a, err := s.l.Store().Account(r.Context(), r.PathValue("id"))
 	if err != nil || a.Kind != ledger.KindWallet {
-		writeError(w, http.StatusNotFound, "not_found", "no such wallet")
+		httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such wallet")
 		return
 	}
-	writeJSON(w, http.StatusOK, Wallet{ID: a.ID, Currency: a.Currency, Balance: a.Balance, Held: a.Held, Available: a.Available()})
+	httpjson.WriteJSON(w, http.StatusOK, Wallet{ID: a.ID, Currency: a.Currency, Balance: a.Balance, Held: a.Held, Available: a.Available()})
 }
 
 // HistoryItem is one line of GET /v1/wallets/{id}/history.
@@ -276,21 +277,21 @@ type HistoryItem struct {
 
 func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 	if p := r.Context().Value(ctxKey{}).(principal); p.Role != ledger.RoleAdmin {
-		writeError(w, http.StatusForbidden, "forbidden", "only admins read wallets")
+		httpjson.WriteError(w, http.StatusForbidden, "forbidden", "only admins read wallets")
 		return
 	}
 	limit := 50
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 1000")
+			httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", "limit must be 1 to 1000")
 			return
 		}
 		limit = n
 	}
 	h, err := s.l.Store().History(r.Context(), r.PathValue("id"), limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "reading history failed")
+		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "reading history failed")
 		return
 	}
 	out := make([]HistoryItem, 0, len(h))
@@ -299,5 +300,5 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 			MerchantID: x.MerchantID, Channel: x.Channel, Memo: x.Memo, Amount: x.Amount, Currency: x.Currency,
 			CreatedAt: x.CreatedAt.Format("2006-01-02T15:04:05.000000Z07:00")})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }

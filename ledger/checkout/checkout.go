@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/httpjson"
 )
 
 // Errors of a [Service].
@@ -39,7 +40,7 @@ type Service struct {
 	l      *ledger.Ledger
 	store  ledger.ChatStore
 	now    func() time.Time
-	limits *limiter // nil: no limit
+	limits *httpjson.Limiter // nil: no limit
 }
 
 // New returns a Service.
@@ -60,7 +61,7 @@ func New(cfg Config) (*Service, error) {
 		burst = 2 * rate
 	}
 	if rate > 0 {
-		s.limits = &limiter{rate: rate, burst: burst, now: s.now, buckets: make(map[string]*bucket)}
+		s.limits = httpjson.NewLimiter(rate, burst, s.now)
 	}
 	return s, nil
 }
@@ -90,7 +91,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (ledger.APIKe
 
 // Allow reports whether a key may make one more request now.
 func (s *Service) Allow(keyID string) bool {
-	return s.limits == nil || s.limits.allow(keyID)
+	return s.limits == nil || s.limits.Allow(keyID)
 }
 
 // agentMandate returns the mandate an agent spends a wallet under: its

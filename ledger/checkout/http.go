@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/httpjson"
 )
 
 // Handler serves the checkout API:
@@ -88,7 +89,7 @@ func (h *Handler) authed(next func(w http.ResponseWriter, r *http.Request, k led
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>")
+			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>")
 			return
 		}
 		k, err := h.s.Authenticate(r.Context(), secret)
@@ -98,7 +99,7 @@ func (h *Handler) authed(next func(w http.ResponseWriter, r *http.Request, k led
 		}
 		if !h.s.Allow(k.ID) {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
+			httpjson.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -129,12 +130,12 @@ func (h *Handler) post(fn func(c *call) (any, ledger.Result, error)) http.Handle
 	return h.authed(func(w http.ResponseWriter, r *http.Request, k ledger.APIKey) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" || len(key) > 255 {
-			writeError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header of 1 to 255 characters")
+			httpjson.WriteError(w, http.StatusBadRequest, "idempotency_key_required", "every POST needs an Idempotency-Key header of 1 to 255 characters")
 			return
 		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_body", "could not read the request body (at most 64 KiB)")
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_body", "could not read the request body (at most 64 KiB)")
 			return
 		}
 		sum := sha256.New()
@@ -152,7 +153,7 @@ func (h *Handler) post(fn func(c *call) (any, ledger.Result, error)) http.Handle
 		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeJSON(w, statusOf(res), Response{Result: res, Object: v})
+		httpjson.WriteJSON(w, statusOf(res), Response{Result: res, Object: v})
 	})
 }
 
@@ -179,41 +180,24 @@ func statusOf(r ledger.Result) int {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
-		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+		httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 	case errors.Is(err, ErrForbidden):
-		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		httpjson.WriteError(w, http.StatusForbidden, "forbidden", err.Error())
 	case errors.Is(err, ledger.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		httpjson.WriteError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, ledger.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, ledger.ErrKeyReused):
-		writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
+		httpjson.WriteError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error())
 	case errors.Is(err, ledger.ErrInFlight):
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
+		httpjson.WriteError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
 	default:
 		h.log.Error("checkout request failed", "route", r.Pattern, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
+		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
 	}
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 // SessionRequest is the body that opens or changes a session.
@@ -244,7 +228,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, k ledger.APIKey) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s)
+	httpjson.WriteJSON(w, http.StatusOK, s)
 }
 
 func (h *Handler) update(c *call) (any, ledger.Result, error) {
@@ -344,7 +328,7 @@ func (h *Handler) listMandates(w http.ResponseWriter, r *http.Request, k ledger.
 	for i, m := range ms {
 		views[i] = view(m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mandates": views})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"mandates": views})
 }
 
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, k ledger.APIKey) {
@@ -357,5 +341,5 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, k ledger.APIKe
 	if items == nil {
 		items = []ledger.CatalogItem{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }
