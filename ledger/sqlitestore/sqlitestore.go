@@ -6,6 +6,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -232,14 +233,17 @@ func fromMicros(n int64) time.Time {
 	return time.UnixMicro(n).UTC()
 }
 
-// The writer's queries, prepared once (see prepare).
+// The writer's queries, prepared once (see prepare). The reads take all
+// of a batch's keys at once, as a JSON array of hex strings (see
+// [hexed]), and look each one up in its index: one statement a batch
+// instead of one a key.
 const (
-	qIdem              = `SELECT hash, result, created_at FROM idempotency WHERE scope = ? AND key = ?`
-	qCred              = `SELECT ` + credCols + ` FROM credentials WHERE token = ?`
-	qAcct              = `SELECT ` + acctCols + ` FROM accounts WHERE id = ?`
-	qAuthByID          = `SELECT ` + authCols + ` FROM authorizations WHERE id = ?`
-	qAuthByTxn         = `SELECT ` + authCols + ` FROM authorizations WHERE terminal_id = ? AND txn_id = ?`
-	qAuthByATC         = `SELECT ` + authCols + ` FROM authorizations WHERE atc_key = ?`
+	qIdem              = `SELECT scope, key, hash, result, created_at FROM idempotency WHERE (scope, key) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
+	qCred              = `SELECT ` + credCols + ` FROM credentials WHERE token IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
+	qAcct              = `SELECT ` + acctCols + ` FROM accounts WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
+	qAuthByID          = `SELECT ` + authCols + ` FROM authorizations WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
+	qAuthByTxn         = `SELECT ` + authCols + ` FROM authorizations WHERE (terminal_id, txn_id) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
+	qAuthByATC         = `SELECT ` + authCols + ` FROM authorizations WHERE atc_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
 	qNewAccounts       = `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAccounts          = `UPDATE accounts SET balance = ?, held = ? WHERE id = ?`
 	qCredentials       = `UPDATE credentials SET last_atc = ? WHERE id = ?`
@@ -262,28 +266,61 @@ func (t *sqliteTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]le
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	st, err := t.stmt(ctx, qIdem)
-	if err != nil {
-		return nil, err
+	pairs := make([][2]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]string{hex.EncodeToString([]byte(k.Scope)), hex.EncodeToString([]byte(k.Key))}
 	}
 	var out []ledger.IdemRecord
-	for _, k := range keys {
-		var hash, res string
+	err := t.query(ctx, qIdem, pairs, func(rows *sql.Rows) error {
+		var r ledger.IdemRecord
+		var res string
 		var created int64
-		err := st.QueryRowContext(ctx, k.Scope, k.Key).Scan(&hash, &res, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		if err := rows.Scan(&r.Scope, &r.Key, &r.Hash, &res, &created); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
-		r := ledger.IdemRecord{IdemKey: k, Hash: hash, CreatedAt: fromMicros(created)}
+		r.CreatedAt = fromMicros(created)
 		if err := json.Unmarshal([]byte(res), &r.Result); err != nil {
-			return nil, fmt.Errorf("decoding stored result: %w", err)
+			return fmt.Errorf("decoding stored result: %w", err)
 		}
 		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// hexed hex-encodes the keys of a read: JSON would turn bytes that are
+// not UTF-8 (an Idempotency-Key header may hold any) into U+FFFD, and the
+// key would not be found.
+func hexed(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = hex.EncodeToString([]byte(k))
 	}
-	return out, nil
+	return out
+}
+
+// query runs one of the writer's reads with keys as its JSON array
+// parameter, calling row for each row.
+func (t *sqliteTx) query(ctx context.Context, query string, keys any, row func(*sql.Rows) error) error {
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, string(arg))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const credCols = `id, wallet_id, kind, token, display, last_atc, status, created_at`
@@ -300,22 +337,16 @@ func (t *sqliteTx) Credentials(ctx context.Context, tokens []string) ([]ledger.C
 	if len(tokens) == 0 {
 		return nil, nil
 	}
-	st, err := t.stmt(ctx, qCred)
-	if err != nil {
-		return nil, err
-	}
 	var out []ledger.Credential
-	for _, tok := range tokens {
-		c, err := scanCred(st.QueryRowContext(ctx, tok))
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	err := t.query(ctx, qCred, hexed(tokens), func(rows *sql.Rows) error {
+		c, err := scanCred(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, c)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 const authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
@@ -335,15 +366,8 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger.Authorization, error) {
 	seen := make(map[string]bool)
 	var out []ledger.Authorization
-	lookup := func(query string, args ...any) error {
-		st, err := t.stmt(ctx, query)
-		if err != nil {
-			return err
-		}
-		a, err := scanAuth(st.QueryRowContext(ctx, args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
+	add := func(rows *sql.Rows) error {
+		a, err := scanAuth(rows)
 		if err != nil {
 			return err
 		}
@@ -353,18 +377,19 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 		}
 		return nil
 	}
-	for _, id := range q.IDs {
-		if err := lookup(qAuthByID, id); err != nil {
-			return nil, err
-		}
+	txns := make([][2]string, len(q.Txns))
+	for i, r := range q.Txns {
+		txns[i] = [2]string{hex.EncodeToString([]byte(r.TerminalID)), hex.EncodeToString([]byte(r.TxnID))}
 	}
-	for _, r := range q.Txns {
-		if err := lookup(qAuthByTxn, r.TerminalID, r.TxnID); err != nil {
-			return nil, err
+	for _, l := range []struct {
+		query string
+		n     int
+		keys  any
+	}{{qAuthByID, len(q.IDs), hexed(q.IDs)}, {qAuthByTxn, len(txns), txns}, {qAuthByATC, len(q.ATCKeys), hexed(q.ATCKeys)}} {
+		if l.n == 0 {
+			continue
 		}
-	}
-	for _, k := range q.ATCKeys {
-		if err := lookup(qAuthByATC, k); err != nil {
+		if err := t.query(ctx, l.query, l.keys, add); err != nil {
 			return nil, err
 		}
 	}
@@ -410,22 +435,16 @@ func (t *sqliteTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	st, err := t.stmt(ctx, qAcct)
-	if err != nil {
-		return nil, err
-	}
 	var out []ledger.Account
-	for _, id := range ids {
-		a, err := scanAcct(st.QueryRowContext(ctx, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	err := t.query(ctx, qAcct, hexed(ids), func(rows *sql.Rows) error {
+		a, err := scanAcct(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, a)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // execMany runs one statement for each row of args.

@@ -2,7 +2,9 @@ package sqlitestore
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"tappos/ledger"
@@ -73,5 +75,51 @@ func TestMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
+	}
+}
+
+// TestIdempotencyKeyBytes: the writer's batched reads find keys byte for
+// byte, also ones that are not UTF-8, among others.
+func TestIdempotencyKeyBytes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	keys := []ledger.IdemKey{{Scope: "k1", Key: "\xff\x00a"}, {Scope: "k1", Key: "plain"}, {Scope: "k2", Key: "«☃»"}}
+	var ch ledger.Changes
+	for i, k := range keys {
+		ch.Idempotency = append(ch.Idempotency, ledger.IdemRecord{IdemKey: k, Hash: fmt.Sprint("h", i),
+			Result: ledger.Result{Outcome: ledger.OutcomeOK, Amount: int64(i + 1)}})
+	}
+	if err := s.Write(ctx, func(tx ledger.Tx) error { return tx.Apply(ctx, &ch) }); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		keys []ledger.IdemKey
+		want int
+	}{
+		{"not utf-8", keys[:1], 1},
+		{"all", keys, 3},
+		{"other bytes", []ledger.IdemKey{{Scope: "k1", Key: "\ufffd\x00a"}, {Scope: "k2", Key: "plain"}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []ledger.IdemRecord
+			err := s.Write(ctx, func(tx ledger.Tx) (err error) {
+				got, err = tx.Idempotency(ctx, tt.keys)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Fatalf("found %d records, want %d", len(got), tt.want)
+			}
+			for _, r := range got {
+				i := slices.Index(keys, r.IdemKey)
+				if i < 0 || r.Hash != fmt.Sprint("h", i) || r.Result.Amount != int64(i+1) {
+					t.Errorf("record %+v does not match what was written", r)
+				}
+			}
+		})
 	}
 }
