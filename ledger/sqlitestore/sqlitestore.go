@@ -130,8 +130,9 @@ func (s *Store) prepare() error {
 }
 
 // chunkSizes are the row counts of the multi-row forms of the INSERTs, in
-// decreasing order: a batch's rows go in as few statements as possible.
-var chunkSizes = []int{32, 8}
+// decreasing order: a batch's rows go in as few statements as possible,
+// at most one of each size after the first.
+var chunkSizes = []int{32, 16, 8, 4, 2}
 
 // multiRow turns an INSERT of one row into an INSERT of n rows.
 func multiRow(q string, n int) string {
@@ -245,8 +246,8 @@ const (
 	qAuthByTxn         = `SELECT ` + authCols + ` FROM authorizations WHERE (terminal_id, txn_id) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
 	qAuthByATC         = `SELECT ` + authCols + ` FROM authorizations WHERE atc_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
 	qNewAccounts       = `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qAccounts          = `UPDATE accounts SET balance = ?, held = ? WHERE id = ?`
-	qCredentials       = `UPDATE credentials SET last_atc = ? WHERE id = ?`
+	qAccounts          = `UPDATE accounts SET balance = v.value->>1, held = v.value->>2 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
+	qCredentials       = `UPDATE credentials SET last_atc = v.value->>1 FROM json_each(?) AS v WHERE credentials.id = v.value->>0`
 	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
 	qJournals          = `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -447,6 +448,29 @@ func (t *sqliteTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account
 	return out, err
 }
 
+// execJSON runs a statement once for all rows of args, passed as one
+// JSON array of arrays. The ledger's own ids and integers are all it
+// carries, so JSON's UTF-8 needs no hex here.
+func (t *sqliteTx) execJSON(ctx context.Context, query string, n int, args func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = args(i)
+	}
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, string(arg))
+	return mapErr(err)
+}
+
 // execMany runs one statement for each row of args.
 func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(i int) []any) error {
 	if n == 0 {
@@ -495,6 +519,19 @@ func nullable(s string) any {
 }
 
 func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
+	err := t.execJSON(ctx, qAccounts, len(c.Accounts), func(i int) []any {
+		a := c.Accounts[i]
+		return []any{a.ID, a.Balance, a.Held}
+	})
+	if err != nil {
+		return fmt.Errorf("writing accounts: %w", err)
+	}
+	err = t.execJSON(ctx, qCredentials, len(c.Credentials), func(i int) []any {
+		return []any{c.Credentials[i].ID, c.Credentials[i].LastATC}
+	})
+	if err != nil {
+		return fmt.Errorf("writing credentials: %w", err)
+	}
 	steps := []struct {
 		what  string
 		query string
@@ -508,13 +545,6 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 				floor = *a.Floor
 			}
 			return []any{a.ID, a.Kind, a.Currency, a.Owner, a.Balance, a.Held, floor, a.TxLimit, micros(a.CreatedAt)}
-		}},
-		{"accounts", qAccounts, len(c.Accounts), func(i int) []any {
-			a := c.Accounts[i]
-			return []any{a.Balance, a.Held, a.ID}
-		}},
-		{"credentials", qCredentials, len(c.Credentials), func(i int) []any {
-			return []any{c.Credentials[i].LastATC, c.Credentials[i].ID}
 		}},
 		{"new authorizations", qNewAuthorizations, len(c.NewAuths), func(i int) []any {
 			a := c.NewAuths[i]
@@ -556,7 +586,7 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 			entries = append(entries, entry{j.ID, i, e})
 		}
 	}
-	err := t.execMany(ctx, qEntries, len(entries), func(i int) []any {
+	err = t.execMany(ctx, qEntries, len(entries), func(i int) []any {
 		e := entries[i]
 		return []any{e.j, e.leg, e.e.AccountID, e.e.Amount, e.e.Currency}
 	})
