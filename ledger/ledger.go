@@ -103,14 +103,8 @@ func New(cfg Config) (*Ledger, error) {
 	if l.maxBatch == 0 {
 		l.maxBatch = 512
 	}
-	writers := 1
-	if cs, ok := l.store.(ConcurrentStore); ok {
-		writers = max(1, cs.Writers())
-	}
-	for range writers {
-		l.wg.Add(1)
-		go l.writer()
-	}
+	l.wg.Add(1)
+	go l.writer()
 	return l, nil
 }
 
@@ -218,10 +212,9 @@ func (l *Ledger) release(o *op) {
 	l.mu.Unlock()
 }
 
-// writer is a goroutine that writes (the only one, unless the store is a
-// [ConcurrentStore]): it takes whatever requests are waiting and commits
-// them in one transaction, so that one fsync makes many approvals
-// durable.
+// writer is the single goroutine that writes: it takes whatever requests
+// are waiting and commits them in one transaction, so that one fsync
+// makes many approvals durable.
 func (l *Ledger) writer() {
 	defer l.wg.Done()
 	for {

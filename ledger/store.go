@@ -46,16 +46,6 @@ type Store interface {
 	Close() error
 }
 
-// A ConcurrentStore is a [Store] whose write transactions may run side by
-// side: they lock what they read and report a lost race as ErrConflict,
-// as they must anyway for several ledgerd on one database. The ledger
-// then runs Writers() writers, so that one batch's round trips to the
-// database overlap another's commit.
-type ConcurrentStore interface {
-	Store
-	Writers() int
-}
-
 // A Tx is a store transaction. Its reads lock what they return until the
 // transaction ends, in the order credentials, authorizations, accounts,
 // so that concurrent writers cannot deadlock on each other.

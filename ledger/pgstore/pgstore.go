@@ -94,11 +94,6 @@ func (s *Store) Close() error {
 // Ping implements [ledger.Store].
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Writers implements [ledger.ConcurrentStore]. Two writers suffice: while
-// one waits for its commit to be flushed, the other reads and locks the
-// rows of the next batch, up to the first row the committing one holds.
-func (s *Store) Writers() int { return 2 }
-
 // Write implements [ledger.Store]. With the default synchronous_commit,
 // the commit is flushed to the WAL on disk before it returns.
 func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -224,14 +219,10 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 	for i, r := range q.Txns {
 		terms[i], txns[i] = r.TerminalID, r.TxnID
 	}
-	// One indexed lookup per branch: an OR over them, with the (terminal,
-	// txn) pairs as a subquery, makes the planner scan the whole table.
-	rows, err := t.tx.Query(ctx, `SELECT `+authCols+` FROM authorizations WHERE id IN (
-		SELECT id FROM authorizations WHERE id = ANY($1)
-		UNION ALL SELECT a.id FROM authorizations a JOIN unnest($2::text[], $3::text[]) AS k(terminal_id, txn_id)
-			ON a.terminal_id = k.terminal_id AND a.txn_id = k.txn_id
-		UNION ALL SELECT id FROM authorizations WHERE atc_key = ANY($4)
-		UNION ALL SELECT id FROM authorizations WHERE terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
+	rows, err := t.tx.Query(ctx, `SELECT `+authCols+` FROM authorizations WHERE id = ANY($1)
+		OR (terminal_id, txn_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+		OR atc_key = ANY($4)
+		OR (terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
 		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, q.Unsettled)
 	if err != nil {
 		return nil, err
