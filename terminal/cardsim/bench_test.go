@@ -30,6 +30,24 @@ func BenchmarkKernelTap(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "kernel_tap_us{profile="+name+"}")
 		})
 	}
+	// The hostile cards do no signing, so they run live, reset before
+	// each tap as a card is when it comes back to the field. The stuck
+	// card is left out: its tap lasts the kernel's timeout.
+	for _, name := range []string{"bad-tlv", "wrong-length", "pulled"} {
+		b.Run(name, func(b *testing.B) {
+			k := testKernel(b)
+			card := loadCard(b, name)
+			ctx := context.Background()
+			for b.Loop() {
+				card.Reset()
+				out, err := k.Run(ctx, card, kernel.Transaction{Amount: 1250})
+				if err == nil || (out.Status != kernel.EndApplication && out.Status != kernel.TryAgain) {
+					b.Fatalf("%v: %v", out, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "kernel_tap_us{profile="+name+"}")
+		})
+	}
 }
 
 // BenchmarkCardsimTap measures a whole tap in memory, kernel and live
