@@ -23,6 +23,7 @@ failed=0
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
+  [ -n "${STARTED_PCSCD:-}" ] && pkill -x pcscd
   [ -n "${KEEP:-}" ] && echo "(kept $WORK)" || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -41,9 +42,8 @@ go build -o "$BIN/" ./cmd/posctl ./cmd/ledgerd || die "build failed"
 
 readers_up() { "$BIN/posctl" pcsc readers 2>/dev/null | grep -q "$READER"; }
 if ! readers_up; then
-  # pcscd --auto-exit leaves 60 s after its last client; start it if it is gone.
   [ "$(id -u)" -eq 0 ] || die "pcscd is not running and only root can start it"
-  PATH=$PATH:/usr/sbin pcscd --auto-exit >/dev/null 2>&1
+  PATH=$PATH:/usr/sbin pcscd >/dev/null 2>&1 && STARTED_PCSCD=1
   for _ in $(seq 100); do readers_up && break; sleep 0.1; done
 fi
 readers_up || die "virtual reader '$READER' not found (is vsmartcard-vpcd installed? run make deps)"

@@ -106,9 +106,10 @@ func ensurePCSCD(tb testing.TB) {
 	if readersReady() == nil {
 		return
 	}
-	// pcscd daemonises itself; like Debian's socket-activated service, it
-	// exits after a minute without clients.
-	out, err := exec.CommandContext(tb.Context(), pcscd, "--auto-exit").CombinedOutput()
+	// pcscd daemonises itself and stays: with --auto-exit it would leave
+	// after a minute without clients and could be on its way out just as
+	// the next test connects ("Access denied").
+	out, err := exec.CommandContext(tb.Context(), pcscd).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("pcsctest: starting pcscd: %v: %s", err, out)
 	}
