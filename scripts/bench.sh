@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-go test -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./... 2>&1 | tee "$out" | grep -E '^(ok|FAIL|---)' || true
+# One package at a time (-p 1): benchmarks must not share the two cores.
+go test -p 1 -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./... 2>&1 | tee "$out" | grep -E '^(ok|FAIL|---)|_test\.go:[0-9]+:' || true
 awk '/^Benchmark/ {
   for (i = 3; i < NF; i += 2) {
     v = $i; u = $(i+1)
