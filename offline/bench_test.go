@@ -63,6 +63,10 @@ func BenchmarkSyncDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// Confirmed, as the terminal does once it showed each approval.
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET state = 'queued' WHERE state = 'held'`); err != nil {
+		b.Fatal(err)
+	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,22 @@
 // key derived from the terminal's [Key]; only a masked PAN and a keyed card
 // token are stored in the clear.
 //
+// # Held, then confirmed
+//
+// Enqueue commits the item as held: it counts against every limit but is
+// never forwarded. The terminal shows Approved, then calls
+// [Queue.Confirm], which moves it to queued for the Syncer. A process
+// killed between the two leaves the item held; once it is older than
+// [Options.HeldGrace] (a minute by default) the Syncer cancels it before it
+// claims work, so a tap nobody saw approved is never charged. Younger held
+// items are left alone: another process may be between its commit and its
+// confirm. The residual window is the other way round: a kill after the
+// approval was shown and before Confirm's commit cancels a tap the cashier
+// saw approved, a small loss for the merchant instead of a double charge for
+// the shopper. It lasts from the display's write(2) until Confirm's WAL
+// frame is written, well under a millisecond; a power cut widens it to
+// Confirm's fsync. Canceled items show in [Status] and in List.
+//
 // A [Syncer] drains the queue in batches through a [Forwarder], with
 // exponential backoff and jitter. Every item travels with its terminal
 // transaction id as idempotency key, so items left in the sending state by

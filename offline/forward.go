@@ -38,12 +38,18 @@ type Forwarder interface {
 // claim marks up to n unsent items as sending and returns them unsealed,
 // oldest first. Items already sending, left by a crash or an earlier
 // failure, are claimed again: the idempotency key makes a resend harmless.
+// Held items are never claimed; those past the grace period are canceled
+// first, in the same transaction.
 func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claiming items: %w", err)
 	}
 	defer tx.Rollback()
+	canceled, err := q.cancelStale(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT seq, txn_id, amount, currency, masked_pan, created_at, sealed
 		FROM items WHERE state IN ('queued', 'sending') ORDER BY seq LIMIT ?`, n)
 	if err != nil {
@@ -72,6 +78,9 @@ func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
 		return nil, fmt.Errorf("claiming items: %w", err)
 	}
 	if len(out) == 0 {
+		if canceled > 0 {
+			return nil, tx.Commit()
+		}
 		return nil, nil
 	}
 	now := q.now().UnixNano()

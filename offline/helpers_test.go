@@ -99,12 +99,18 @@ func openTest(t testing.TB, clock *fakeClock, limits *Limits) (*Queue, string) {
 	return q, path
 }
 
+// mustEnqueue enqueues and confirms tp, as a terminal does around showing
+// the approval.
 func mustEnqueue(t testing.TB, q *Queue, tp Tap) Item {
 	t.Helper()
 	it, err := q.Enqueue(context.Background(), tp)
 	if err != nil {
 		t.Fatalf("enqueue %s: %v", tp.TxnID, err)
 	}
+	if err := q.Confirm(context.Background(), tp.TxnID); err != nil {
+		t.Fatalf("confirm %s: %v", tp.TxnID, err)
+	}
+	it.State = StateQueued
 	return it
 }
 

@@ -20,11 +20,13 @@ type State string
 
 // Item states.
 const (
-	StateQueued          State = "queued"           // approved offline, not yet sent
+	StateHeld            State = "held"             // committed, approval not yet shown; never sent
+	StateQueued          State = "queued"           // approved offline and shown, not yet sent
 	StateSending         State = "sending"          // sent at least once, no answer yet
 	StateAccepted        State = "accepted"         // booked by the ledger
 	StateDeclined        State = "declined"         // refused by the ledger on sync
 	StateBookedOverdraft State = "booked_overdraft" // booked, overdrawing the wallet
+	StateCanceled        State = "canceled"         // held past the grace period: approval never shown
 )
 
 // final reports whether the ledger has answered for the item.
@@ -73,6 +75,12 @@ var (
 	ErrDuplicateTxn = errors.New("transaction id already queued for a different tap")
 	// ErrInvalidTap wraps the reasons a tap is malformed.
 	ErrInvalidTap = errors.New("invalid tap")
+	// ErrUnknownTxn is returned by Confirm for a transaction id the queue
+	// does not hold.
+	ErrUnknownTxn = errors.New("transaction id not in the queue")
+	// ErrCanceled is returned by Confirm for an item recovery canceled:
+	// it was held longer than the grace period and will not be charged.
+	ErrCanceled = errors.New("offline approval canceled: held past the grace period")
 )
 
 // Options configure a Queue.
@@ -84,6 +92,10 @@ type Options struct {
 	Now func() time.Time
 	// Rand supplies nonces; nil means crypto/rand.
 	Rand io.Reader
+	// HeldGrace is how long an item may stay held before recovery takes
+	// it for one whose approval was never shown and cancels it; 0 means
+	// 1 minute. It must exceed the time from a commit to its Confirm.
+	HeldGrace time.Duration
 }
 
 // A Queue is the terminal's durable store of offline approvals. Its
@@ -94,6 +106,7 @@ type Queue struct {
 	seal   *sealer
 	limits Limits
 	now    func() time.Time
+	grace  time.Duration
 }
 
 // Open opens or creates the queue database at path, in WAL mode with full
@@ -122,7 +135,10 @@ func Open(path string, opt Options) (*Queue, error) {
 	// One connection: SQLite has one writer anyway, and the pragmas above
 	// then hold for every statement.
 	db.SetMaxOpenConns(1)
-	q := &Queue{db: db, seal: s, limits: limits, now: opt.Now}
+	if opt.HeldGrace <= 0 {
+		opt.HeldGrace = time.Minute
+	}
+	q := &Queue{db: db, seal: s, limits: limits, now: opt.Now, grace: opt.HeldGrace}
 	if err := q.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening queue %s: %w", path, err)
@@ -133,7 +149,8 @@ func Open(path string, opt Options) (*Queue, error) {
 // Close closes the database.
 func (q *Queue) Close() error { return q.db.Close() }
 
-const schema = `
+// migrations[v] takes the schema from version v to v+1.
+var migrations = []string{`
 CREATE TABLE items (
 	seq              INTEGER PRIMARY KEY AUTOINCREMENT,
 	txn_id           TEXT    NOT NULL UNIQUE,
@@ -157,7 +174,12 @@ CREATE TABLE meta (
 	v TEXT NOT NULL
 );
 PRAGMA user_version = 1;
-`
+`, `
+DROP INDEX items_unsent_card;
+CREATE INDEX items_open_card ON items (card_token) WHERE state IN ('held', 'queued', 'sending');
+CREATE INDEX items_held ON items (created_at) WHERE state = 'held';
+PRAGMA user_version = 2;
+`}
 
 func (q *Queue) migrate() error {
 	var v int
@@ -168,22 +190,23 @@ func (q *Queue) migrate() error {
 	if err := q.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		return fmt.Errorf("journal mode %q, want wal (%v)", mode, err)
 	}
-	switch v {
-	case 0:
-		tx, err := q.db.Begin()
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.Exec(schema); err != nil {
-			return fmt.Errorf("creating schema: %w", err)
-		}
-		return tx.Commit()
-	case 1:
-		return nil
-	default:
+	if v > len(migrations) {
 		return fmt.Errorf("schema version %d is newer than this program", v)
 	}
+	if v == len(migrations) {
+		return nil
+	}
+	tx, err := q.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for ; v < len(migrations); v++ {
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
+		}
+	}
+	return tx.Commit()
 }
 
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -204,8 +227,9 @@ func (t Tap) validate() error {
 }
 
 // Enqueue checks a tap against the risk limits and, if they allow it,
-// stores it as queued. It returns once the item is durably committed; the
-// terminal may then show Approved. A refused tap gives a *DeclineError.
+// stores it as held. It returns once the item is durably committed; the
+// terminal may then show Approved, and must then Confirm it. A refused tap
+// gives a *DeclineError.
 //
 // Enqueueing the same tap again (same transaction id, amount, currency and
 // card) returns the stored item, so a retry after an unclear failure is
@@ -283,7 +307,7 @@ func (q *Queue) insert(ctx context.Context, tx *sql.Tx, p prepared) (it Item, fr
 			COUNT(*),
 			MIN(created_at),
 			COALESCE(SUM(card_token = ?), 0)
-			FROM items WHERE state IN ('queued', 'sending')`, t.Currency, p.token).
+			FROM items WHERE state IN ('held', 'queued', 'sending')`, t.Currency, p.token).
 			Scan(&e.amount, &e.count, &oldest, &e.sameCard)
 		if err != nil {
 			return Item{}, false, fmt.Errorf("enqueueing %s: reading exposure: %w", t.TxnID, err)
@@ -300,16 +324,62 @@ func (q *Queue) insert(ctx context.Context, tx *sql.Tx, p prepared) (it Item, fr
 	res, err := tx.ExecContext(ctx, `INSERT INTO items
 		(txn_id, amount, currency, card_token, masked_pan, sealed, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.TxnID, t.Amount, t.Currency, p.token, p.masked, p.sealed, StateQueued, ts, ts)
+		t.TxnID, t.Amount, t.Currency, p.token, p.masked, p.sealed, StateHeld, ts, ts)
 	if err != nil {
 		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
 	}
 	it = Item{TxnID: t.TxnID, Amount: t.Amount, Currency: t.Currency, CardToken: p.token, MaskedPAN: p.masked,
-		State: StateQueued, CreatedAt: time.Unix(0, ts), UpdatedAt: time.Unix(0, ts)}
+		State: StateHeld, CreatedAt: time.Unix(0, ts), UpdatedAt: time.Unix(0, ts)}
 	if it.Seq, err = res.LastInsertId(); err != nil {
 		return Item{}, false, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
 	}
 	return it, true, nil
+}
+
+// Confirm moves a held item to queued, for the Syncer to forward: the
+// terminal calls it once it has shown the approval. Confirming an item
+// again, or one already sent, does nothing; an item recovery canceled
+// gives ErrCanceled.
+func (q *Queue) Confirm(ctx context.Context, txnID string) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("confirming %s: %w", txnID, err)
+	}
+	defer tx.Rollback()
+	var state State
+	err = tx.QueryRowContext(ctx, `SELECT state FROM items WHERE txn_id = ?`, txnID).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("confirming %s: %w", txnID, ErrUnknownTxn)
+	case err != nil:
+		return fmt.Errorf("confirming %s: %w", txnID, err)
+	case state == StateCanceled:
+		return fmt.Errorf("confirming %s: %w", txnID, ErrCanceled)
+	case state != StateHeld:
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET state = 'queued', updated_at = ? WHERE txn_id = ?`,
+		q.now().UnixNano(), txnID); err != nil {
+		return fmt.Errorf("confirming %s: %w", txnID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("confirming %s: committing: %w", txnID, err)
+	}
+	return nil
+}
+
+// cancelStale cancels, in tx, the items held longer than the grace
+// period: their process stopped between the commit and the confirm, so
+// nobody knows whether the approval was shown, and the safe side is not
+// to charge. Younger held items may belong to a tap still in progress.
+func (q *Queue) cancelStale(ctx context.Context, tx *sql.Tx) (int64, error) {
+	now := q.now()
+	res, err := tx.ExecContext(ctx, `UPDATE items SET state = 'canceled', reason = 'approval never shown', updated_at = ?
+		WHERE state = 'held' AND created_at < ?`, now.UnixNano(), now.Add(-q.grace).UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("canceling stale held items: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 const itemCols = `seq, txn_id, amount, currency, card_token, masked_pan, state,

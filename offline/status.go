@@ -18,8 +18,11 @@ type CurrencyTotal struct {
 // Status is what the queue holds and how its forwarding goes, for the UI
 // and `posctl queue status`.
 type Status struct {
-	Unsent     int             `json:"unsent"`  // queued and sending
-	Sending    int             `json:"sending"` // of which sent, no answer yet
+	Unsent  int `json:"unsent"`  // queued and sending
+	Sending int `json:"sending"` // of which sent, no answer yet
+	// Held items are committed but their approval not yet confirmed as
+	// shown; they count against the limits and are not forwarded.
+	Held       int             `json:"held"`
 	ByCurrency []CurrencyTotal `json:"by_currency"`
 	// Oldest is the creation time of the oldest unsent item; OldestAge
 	// its age by the queue's clock. Both zero when nothing is unsent.
@@ -28,6 +31,9 @@ type Status struct {
 	Accepted  int           `json:"accepted"`
 	Declined  int           `json:"declined"`
 	Overdraft int           `json:"booked_overdraft"`
+	// Canceled items were held past the grace period: their approval was
+	// never shown, and they are not charged.
+	Canceled int `json:"canceled"`
 	// LastSync is when a sync last reached the ledger; LastError is the
 	// error of the latest attempt, empty if it succeeded.
 	LastSync  time.Time `json:"last_sync,omitzero"`
@@ -73,6 +79,10 @@ func (q *Queue) Status(ctx context.Context) (Status, error) {
 			st.Declined += n
 		case StateBookedOverdraft:
 			st.Overdraft += n
+		case StateHeld:
+			st.Held += n
+		case StateCanceled:
+			st.Canceled += n
 		}
 	}
 	if err := rows.Err(); err != nil {

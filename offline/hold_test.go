@@ -1,0 +1,138 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestHeldConfirmCancel walks the held state: not forwarded, confirmed to
+// queued, and canceled by recovery only once past the grace period.
+func TestHeldConfirmCancel(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	q, _ := openTest(t, clock, &Limits{})
+	f := newFakeLedger(t)
+	sync := func() SyncReport {
+		t.Helper()
+		rep, err := newSyncer(q, f.forwarder(), 10, &noSleep{}).Drain(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	state := func(id string) State {
+		t.Helper()
+		items, err := q.List(ctx, ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.TxnID == id {
+				return it.State
+			}
+		}
+		t.Fatalf("%s not in the queue", id)
+		return ""
+	}
+
+	for _, id := range []string{"old", "shown", "young"} {
+		it, err := q.Enqueue(ctx, tap(id, testPANs[0], 100))
+		if err != nil || it.State != StateHeld {
+			t.Fatalf("enqueue %s: %+v, %v", id, it, err)
+		}
+		if id == "old" {
+			clock.Add(50 * time.Second)
+		}
+	}
+
+	t.Run("held items are not synced", func(t *testing.T) {
+		if rep := sync(); rep.Sent != 0 {
+			t.Errorf("sync sent %d held items", rep.Sent)
+		}
+		f.checkPostings(t, nil)
+	})
+	t.Run("confirm queues, idempotent", func(t *testing.T) {
+		for range 2 {
+			if err := q.Confirm(ctx, "shown"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := state("shown"); s != StateQueued {
+			t.Errorf("confirmed item is %s", s)
+		}
+		if rep := sync(); rep.Sent != 1 {
+			t.Errorf("sync sent %d, want the confirmed item", rep.Sent)
+		}
+		f.checkPostings(t, []string{"shown"})
+		if err := q.Confirm(ctx, "shown"); err != nil {
+			t.Errorf("confirming an accepted item: %v", err)
+		}
+		if s := state("shown"); s != StateAccepted {
+			t.Errorf("confirm after sync moved it to %s", s)
+		}
+	})
+	t.Run("confirm unknown", func(t *testing.T) {
+		if err := q.Confirm(ctx, "nope"); !errors.Is(err, ErrUnknownTxn) {
+			t.Errorf("got %v, want ErrUnknownTxn", err)
+		}
+	})
+	t.Run("recovery cancels only old held items", func(t *testing.T) {
+		clock.Add(15 * time.Second) // old is 65 s held, young 15 s
+		sync()
+		if s := state("old"); s != StateCanceled {
+			t.Errorf("old held item is %s, want canceled", s)
+		}
+		if s := state("young"); s != StateHeld {
+			t.Errorf("young held item is %s, want held", s)
+		}
+		f.checkPostings(t, []string{"shown"})
+		if err := q.Confirm(ctx, "old"); !errors.Is(err, ErrCanceled) {
+			t.Errorf("confirming a canceled item: %v, want ErrCanceled", err)
+		}
+	})
+	t.Run("status and list show held and canceled", func(t *testing.T) {
+		st, err := q.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Held != 1 || st.Canceled != 1 || st.Accepted != 1 || st.Unsent != 0 {
+			t.Errorf("status %+v", st)
+		}
+		items, err := q.List(ctx, ListOptions{States: []State{StateCanceled}})
+		if err != nil || len(items) != 1 || items[0].TxnID != "old" || items[0].Reason != "approval never shown" {
+			t.Errorf("canceled items %+v, %v", items, err)
+		}
+	})
+}
+
+// TestHeldCountsAgainstLimits checks that every limit sees held items.
+func TestHeldCountsAgainstLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits Limits
+		second Tap
+		want   Limit
+	}{
+		{"cumulative amount", Limits{CumulativeAmount: 150}, tap("b", testPANs[1], 100), LimitCumulativeAmount},
+		{"cumulative count", Limits{CumulativeCount: 1}, tap("b", testPANs[1], 100), LimitCumulativeCount},
+		{"same card", Limits{SameCard: 1}, tap("b", testPANs[0], 100), LimitSameCard},
+		{"oldest age", Limits{OldestAge: time.Minute}, tap("b", testPANs[1], 100), LimitOldestAge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			q, _ := openTest(t, clock, &tt.limits)
+			if _, err := q.Enqueue(context.Background(), tap("a", testPANs[0], 100)); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(2 * time.Minute)
+			_, err := q.Enqueue(context.Background(), tt.second)
+			var de *DeclineError
+			if !errors.As(err, &de) || de.Limit != tt.want {
+				t.Errorf("second tap: %v, want a decline by %s", err, tt.want)
+			}
+		})
+	}
+}
