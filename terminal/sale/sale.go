@@ -22,32 +22,36 @@
 //
 // # Offline approvals and crashes
 //
-// An offline approval is committed to the offline queue first; the
-// Approved event follows at once, before the journal is written (another
-// fsync) and before Sale returns, so that a display or `posctl tap --events`
-// shows it with nothing else in between. What a crash leaves depends on
-// where it strikes:
+// An offline approval is committed to the offline queue first, held: it
+// counts against the risk limits but is not forwarded. The Approved event
+// follows at once, then the queue's Confirm releases the item for the
+// ledger, and only then is the journal written (another fsync) and Sale
+// returns, so that a display or `posctl tap --events` shows the approval
+// with nothing else in between. What a crash leaves depends on where it
+// strikes:
 //
 //   - before the queue's commit: nothing is stored and nothing was shown;
 //     the card's TC is never presented, so the shopper is not charged.
 //   - inside the commit or between it and the display: the tap is stored
-//     and forwarded, but nobody saw it approved. Against a power cut this
-//     window is the microseconds between the WAL's fsync and the display's
-//     write(2). Against a killed process it is wider: SQLite's write of the
-//     commit frame survives the process already, and the fsync that follows
-//     takes milliseconds (the crash test of cmd/posctl measures it). It
-//     cannot be closed by reordering: showing before the fsync would let a
-//     power cut lose a tap the cashier saw approved, with the goods gone and
-//     nothing to charge.
-//   - after the event, before the journal's commit: shown and stored; the
-//     journal lacks the sale.
+//     held, and nobody saw it approved. The queue's recovery cancels it
+//     once it is older than the queue's grace period: never charged. (A
+//     killed process's commit survives once SQLite wrote its WAL frame,
+//     before the fsync; that is why showing at the end of Enqueue alone
+//     was not enough.)
+//   - between the display and Confirm's commit: shown but still held, so
+//     it is canceled as above and not charged. This is the residual
+//     window, the merchant's small loss rather than the shopper's double
+//     charge: it lasts from the display's write(2) to Confirm's WAL write,
+//     well under a millisecond against a killed process.
+//   - after Confirm, before the journal's commit: shown and queued; the
+//     journal lacks the sale. The item is synced like any other, and
+//     NoteSynced adds the sale the journal missed, marked "recovered from
+//     the offline queue", so it is in the batch, the reports and the
+//     reconciliation.
 //
-// Recovery is the same for the last two: the item is synced like any
-// other, and NoteSynced adds the sale the journal missed, marked
-// "recovered from the offline queue", so it is in the batch, the reports
-// and the reconciliation, where the merchant can refund it if the shopper
-// was never told it was approved. The journal never holds an offline sale
-// that was not shown.
+// The journal never holds an offline sale that was not shown. If Confirm
+// fails, the sale is journaled as shown, with a reason saying it will not
+// be charged, and Sale returns the error.
 package sale
 
 import (
@@ -84,9 +88,11 @@ type Router interface {
 }
 
 // Queue stores offline approvals; *offline.Queue implements it. A refused
-// tap gives an *offline.DeclineError.
+// tap gives an *offline.DeclineError. Enqueue holds an approved tap;
+// Confirm, called once the approval was shown, releases it for forwarding.
 type Queue interface {
 	Enqueue(ctx context.Context, t offline.Tap) (offline.Item, error)
+	Confirm(ctx context.Context, txnID string) error
 }
 
 // Errors of a sale that ended without a decision.
@@ -212,7 +218,8 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 		rec.CryptogramType = ""
 	}
 	tvr, tsi := tags.TVR(out.TVR), tags.TSI(out.TSI)
-	shown := false // the outcome event went out already
+	shown := false       // the outcome event went out already
+	var confirmErr error // the queue did not take a shown offline approval
 
 	switch out.Status {
 	case kernel.TryAgain:
@@ -236,9 +243,17 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 		}
 	case kernel.Approved:
 		if t.decideOffline(ctx, &rec, out) {
-			// Shown the moment it is stored: see the package doc.
+			// Shown the moment it is stored, then confirmed: see the
+			// package doc. The confirm must not be cut short by a
+			// cancelled ctx, or a tap shown approved is not charged.
 			t.emit(resultEvent(rec, nil))
 			shown = true
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			confirmErr = t.Queue.Confirm(cctx, id)
+			cancel()
+			if confirmErr != nil {
+				rec.Reason = "offline approval not confirmed in the queue; not charged"
+			}
 		}
 	case kernel.OnlineRequest:
 		// Written before the request goes out: after a crash, a pending
@@ -269,6 +284,9 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	res.Elapsed = t.now().Sub(start)
 	if !shown {
 		t.emit(resultEvent(res.Record, res))
+	}
+	if confirmErr != nil {
+		return res, fmt.Errorf("sale %s: %w", id, confirmErr)
 	}
 	return res, nil
 }

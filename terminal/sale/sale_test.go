@@ -532,8 +532,9 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // TestOfflineApprovedAtCommit checks the order that keeps a crash from
-// hiding an approval: the Approved event of an offline sale comes once the
-// queue holds the tap and before the journal does, and only once.
+// hiding an approval or charging an unseen one: the Approved event of an
+// offline sale comes once the queue holds the tap, still held, and before
+// the journal has it, only once; the sale then confirms it.
 func TestOfflineApprovedAtCommit(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, nil)
@@ -544,8 +545,8 @@ func TestOfflineApprovedAtCommit(t *testing.T) {
 		}
 		approved++
 		items, err := r.queue.List(ctx, offline.ListOptions{})
-		if err != nil || len(items) != 1 || items[0].TxnID != e.TxnID {
-			t.Errorf("at the Approved event the queue holds %+v (%v), want %s", items, err, e.TxnID)
+		if err != nil || len(items) != 1 || items[0].TxnID != e.TxnID || items[0].State != offline.StateHeld {
+			t.Errorf("at the Approved event the queue holds %+v (%v), want %s held", items, err, e.TxnID)
 		}
 		if _, err := r.t.Journal.Get(ctx, e.TxnID); !errors.Is(err, batch.ErrNotFound) {
 			t.Errorf("at the Approved event the journal has %s already (%v): a crash before it would hide the approval", e.TxnID, err)
@@ -560,6 +561,26 @@ func TestOfflineApprovedAtCommit(t *testing.T) {
 	}
 	if approved != 1 {
 		t.Errorf("%d Approved events, want 1", approved)
+	}
+	items, err := r.queue.List(ctx, offline.ListOptions{})
+	if err != nil || len(items) != 1 || items[0].State != offline.StateQueued {
+		t.Errorf("after the sale the queue holds %+v (%v), want it queued", items, err)
+	}
+}
+
+// unconfirmed is a queue whose Confirm fails.
+type unconfirmed struct{ *offline.Queue }
+
+func (unconfirmed) Confirm(context.Context, string) error { return errors.New("disk full") }
+
+// TestOfflineConfirmFails checks that a shown approval the queue did not
+// confirm is journaled as not charged and reported as an error.
+func TestOfflineConfirmFails(t *testing.T) {
+	r := newRig(t, nil)
+	r.t.Queue = unconfirmed{r.queue}
+	res, err := r.tap(t, "visa-offline", 2500)
+	if err == nil || res == nil || res.Record.Status != batch.OfflineApproved || !strings.Contains(res.Record.Reason, "not charged") {
+		t.Fatalf("sale: %+v, %v; want a journaled approval marked not charged, and an error", res, err)
 	}
 }
 
