@@ -68,6 +68,10 @@ func TestBatchCloseEndToEnd(t *testing.T) {
 		CardApprovedOffline: true, ODAPassed: true}); err != nil {
 		t.Fatal(err)
 	}
+	// Shown, then confirmed for forwarding, as terminal/sale does.
+	if err := q.Confirm(ctx, "T-5"); err != nil {
+		t.Fatal(err)
+	}
 	record(batch.Record{TxnID: "T-5", Type: batch.Purchase, Status: batch.OfflineApproved, Amount: 2500, Offline: true})
 	online := func(txn string, amount int64) string {
 		res, err := c.Authorize(ctx, AuthRequest{TxnID: txn, Amount: amount, Currency: "CNY", EMV: tap(amount, 0x80)})
