@@ -22,9 +22,11 @@
 // confirm. The residual window is the other way round: a kill after the
 // approval was shown and before Confirm's commit cancels a tap the cashier
 // saw approved, a small loss for the merchant instead of a double charge for
-// the shopper. It lasts from the display's write(2) until Confirm's WAL
-// frame is written, well under a millisecond; a power cut widens it to
-// Confirm's fsync. Canceled items show in [Status] and in List.
+// the shopper. Against a killed process it lasts from the display's
+// write(2) until Confirm's WAL frame is written, a fraction of a
+// millisecond; against a power cut, until Confirm's fsync (a millisecond
+// or two; BenchmarkEnqueue reports offline_confirm_p99_ms). Canceled items
+// show in [Status] and in List.
 //
 // A [Syncer] drains the queue in batches through a [Forwarder], with
 // exponential backoff and jitter. Every item travels with its terminal
