@@ -35,9 +35,11 @@ const defaultQueueDB = "tappos-offline.db"
 const queueStatusUsage = `usage: posctl queue status [--queue FILE] [--json]
 
 Shows what the offline queue holds: the unsent items (queued and sending)
-with their count and amount per currency, the age of the oldest, how many
-the ledger accepted, declined or booked as overdraft, and the time and error
-of the last sync.
+with their count and amount per currency, the age of the oldest, the items
+held (committed, approval not yet confirmed as shown) and canceled (held
+past the grace period: never shown, never charged), how many the ledger
+accepted, declined or booked as overdraft, and the time and error of the
+last sync.
 
 Example:
   posctl queue status --queue /var/lib/tappos/tappos-offline.db --json
@@ -75,6 +77,7 @@ func runQueueStatus(args []string, stdout, stderr io.Writer) int {
 	if !st.Oldest.IsZero() {
 		fmt.Fprintf(stdout, "oldest unsent: %s (%s ago)\n", st.Oldest.UTC().Format(time.RFC3339), st.OldestAge.Truncate(time.Second))
 	}
+	fmt.Fprintf(stdout, "held: %d, canceled (approval never shown): %d\n", st.Held, st.Canceled)
 	fmt.Fprintf(stdout, "answered: %d accepted, %d declined, %d booked as overdraft\n", st.Accepted, st.Declined, st.Overdraft)
 	last := "never"
 	if !st.LastSync.IsZero() {
@@ -104,7 +107,7 @@ func runQueueList(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, queueListUsage); fs.PrintDefaults() }
 	db := fs.String("queue", defaultQueueDB, "the offline queue (SQLite `FILE`)")
-	states := fs.String("state", "", "comma-separated `states` to show: queued, sending, accepted, declined, booked_overdraft (default all)")
+	states := fs.String("state", "", "comma-separated `states` to show: held, queued, sending, accepted, declined, booked_overdraft, canceled (default all)")
 	after := fs.Int64("after", 0, "show items after this sequence `number`")
 	limit := fs.Int("limit", 100, "show at most `n` items")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -115,7 +118,8 @@ func runQueueList(args []string, stdout, stderr io.Writer) int {
 	for s := range strings.SplitSeq(*states, ",") {
 		switch st := offline.State(strings.TrimSpace(s)); st {
 		case "":
-		case offline.StateQueued, offline.StateSending, offline.StateAccepted, offline.StateDeclined, offline.StateBookedOverdraft:
+		case offline.StateHeld, offline.StateQueued, offline.StateSending, offline.StateAccepted, offline.StateDeclined,
+			offline.StateBookedOverdraft, offline.StateCanceled:
 			opt.States = append(opt.States, st)
 		default:
 			fmt.Fprintf(stderr, "posctl queue list: unknown state %q\n", s)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tappos/emv/tlv"
 	"tappos/offline"
@@ -19,27 +20,46 @@ import (
 
 const queueTestPAN = "5413330089010345"
 
-// newTestQueue makes a queue file with n offline approvals, the key in
-// the environment.
+// newTestQueue makes a queue file with n offline approvals, shown and
+// confirmed, and one more left held since two minutes ago (a tap killed
+// before its approval was shown), the key in the environment.
 func newTestQueue(t *testing.T, n int) string {
 	t.Helper()
 	key := offline.Key{7}
 	t.Setenv(offline.KeyEnv, hex.EncodeToString(key[:]))
 	path := filepath.Join(t.TempDir(), "q.db")
-	q, err := offline.Open(path, offline.Options{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	pan, _ := hex.DecodeString(queueTestPAN)
-	for i := range n {
+	ago := time.Now().Add(-2 * time.Minute)
+	for i := range n + 1 {
+		held := i == n
+		opt := offline.Options{Key: key, Limits: &offline.Limits{}}
+		if held {
+			opt.Now = func() time.Time { return ago }
+		}
+		q, err := offline.Open(path, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pan, _ := hex.DecodeString(queueTestPAN)
 		amount := int64(1250 + i)
 		var emv []byte
 		emv = tlv.Append(emv, 0x5A, pan)
 		emv = tlv.Append(emv, 0x9F02, queueHex(fmt.Sprintf("%012d", amount)))
 		emv = tlv.Append(emv, 0x9F36, []byte{0, byte(i)})
-		if _, err := q.Enqueue(context.Background(), offline.Tap{TxnID: fmt.Sprintf("t-%d", i), Amount: amount,
+		id := fmt.Sprintf("t-%d", i)
+		if held {
+			id = "t-held"
+		}
+		ctx := context.Background()
+		if _, err := q.Enqueue(ctx, offline.Tap{TxnID: id, Amount: amount,
 			Currency: "EUR", EMV: emv, CardApprovedOffline: true, ODAPassed: true}); err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			if err := q.Confirm(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,9 +92,10 @@ func TestQueueStatusAndList(t *testing.T) {
 		code int
 		want []string // substrings of stdout
 	}{
-		{"status", []string{"queue", "status", "--queue", path}, 0, []string{"unsent: 2 (0 sending)", "EUR: 2 items, 25.01 EUR", "last sync: never"}},
+		{"status", []string{"queue", "status", "--queue", path}, 0, []string{"unsent: 2 (0 sending)", "EUR: 2 items, 25.01 EUR", "held: 1, canceled (approval never shown): 0", "last sync: never"}},
 		{"list", []string{"queue", "list", "--queue", path}, 0, []string{"541333******0345", "t-0", "12.50 EUR", "queued"}},
 		{"list filtered", []string{"queue", "list", "--queue", path, "--state", "accepted"}, 0, []string{"SEQ"}},
+		{"list held", []string{"queue", "list", "--queue", path, "--state", "held,canceled"}, 0, []string{"t-held", "held"}},
 		{"bad state", []string{"queue", "list", "--queue", path, "--state", "lost"}, 2, nil},
 		{"missing file", []string{"queue", "status", "--queue", path + ".nope"}, 1, nil},
 		{"stray argument", []string{"queue", "status", "--queue", path, "extra"}, 2, nil},
@@ -98,7 +119,7 @@ func TestQueueStatusAndList(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
 			t.Fatalf("exit %d, %v: %s", code, err, out)
 		}
-		if st.Unsent != 2 || len(st.ByCurrency) != 1 || st.ByCurrency[0].Amount != 2501 {
+		if st.Unsent != 2 || st.Held != 1 || len(st.ByCurrency) != 1 || st.ByCurrency[0].Amount != 2501 {
 			t.Errorf("status %+v", st)
 		}
 	})
@@ -149,6 +170,15 @@ func TestSync(t *testing.T) {
 	code, out, _ = queueRun(t, "queue", "list", "--queue", path, "--state", "accepted")
 	if code != 0 || strings.Count(out, "accepted") != 3 {
 		t.Errorf("after sync:\n%s", out)
+	}
+	// The held tap, past the grace period, was canceled, not sent.
+	code, out, _ = queueRun(t, "queue", "list", "--queue", path, "--state", "canceled")
+	if code != 0 || !strings.Contains(out, "t-held") || !strings.Contains(out, "approval never shown") {
+		t.Errorf("canceled after sync:\n%s", out)
+	}
+	code, out, _ = queueRun(t, "queue", "status", "--queue", path)
+	if code != 0 || !strings.Contains(out, "held: 0, canceled (approval never shown): 1") {
+		t.Errorf("status after sync:\n%s", out)
 	}
 
 	t.Run("ledger down", func(t *testing.T) {

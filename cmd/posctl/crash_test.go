@@ -63,15 +63,16 @@ const (
 // TestTapCrash is issue 5's crash test. It taps the offline Visa card
 // through pcscd again and again with `posctl tap --offline-only --events`,
 // killing the process with SIGKILL at random moments, then syncs the queue
-// into a real ledger with `posctl sync`. Every tap reported APPROVED is
-// booked exactly once, and the queue's totals are the ledger's. The only
-// other taps booked are those killed inside the queue's commit, between
-// the OFFLINE line and the APPROVED line: SQLite's commit survives a killed
-// process once its WAL frame is written, before the fsync that must come
-// before the report (see the package doc of terminal/sale); the test counts
-// them and fails on any other. The journal, written after the report, never
-// holds a sale that was not reported, and holds every queued one once
-// NoteSynced recovered those a kill cut off.
+// into a real ledger with `posctl sync`. No tap that was not reported
+// APPROVED is booked: one killed inside the queue's commit, between the
+// OFFLINE line and the APPROVED line, is left held and never forwarded
+// (see the package doc of terminal/sale). Every tap reported APPROVED is
+// booked exactly once, except one killed between its report and the
+// queue's confirm, left held too: the test counts those, shown but not
+// charged, and they must be rare. The queue's totals are the ledger's. The
+// journal, written after the confirm, never holds a sale that was not
+// reported, and holds every booked one once NoteSynced recovered those a
+// kill cut off.
 func TestTapCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("taps through pcscd for about a minute")
@@ -180,8 +181,8 @@ func TestTapCrash(t *testing.T) {
 	}
 
 	// The queue holds every reported tap, and beyond them only taps
-	// killed inside their commit. The journal, written after the report,
-	// holds no tap that was not reported.
+	// killed inside their commit, held. The journal, written after the
+	// confirm, holds no tap that was not reported, nor one left held.
 	q, err := offline.Open(queuePath, offline.Options{Key: key})
 	if err != nil {
 		t.Fatalf("reopening the queue after %d kills: %v", kills, err)
@@ -191,24 +192,40 @@ func TestTapCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queued := map[string]int64{}
-	unreported := 0
+	charged := map[string]int64{} // the taps the ledger must book: reported and confirmed
+	held := map[string]bool{}
+	unreported, shownHeld := 0, 0
 	for _, it := range items {
-		queued[it.TxnID] = it.Amount
-		if a, ok := reported[it.TxnID]; ok && a != it.Amount {
-			t.Errorf("%s queued for %d, reported for %d", it.TxnID, it.Amount, a)
+		_, rep := reported[it.TxnID]
+		if rep && reported[it.TxnID] != it.Amount {
+			t.Errorf("%s queued for %d, reported for %d", it.TxnID, it.Amount, reported[it.TxnID])
 		}
-		if _, ok := reported[it.TxnID]; !ok {
-			unreported++
-			if !cut[it.TxnID] {
-				t.Errorf("%s is queued but was neither reported approved nor killed inside its commit", it.TxnID)
+		switch {
+		case it.State == offline.StateHeld:
+			held[it.TxnID] = true
+			if rep {
+				shownHeld++
+			} else {
+				unreported++
 			}
+		case !rep:
+			t.Errorf("%s is %s but was never reported approved", it.TxnID, it.State)
+		default:
+			charged[it.TxnID] = it.Amount
+		}
+		if !rep && !cut[it.TxnID] {
+			t.Errorf("%s is queued but was neither reported approved nor killed inside its commit", it.TxnID)
 		}
 	}
 	for id := range reported {
-		if _, ok := queued[id]; !ok {
+		if _, ok := charged[id]; !ok && !held[id] {
 			t.Errorf("%s was reported approved but is not queued", id)
 		}
+	}
+	// A kill between the APPROVED line and the confirm's WAL write leaves a
+	// shown tap uncharged: a window of microseconds, so rare.
+	if shownHeld > crashKills/10 {
+		t.Errorf("%d reported taps left held by a kill; the window between report and confirm is meant to be tiny", shownHeld)
 	}
 	j, err := batch.Open(journalPath, batch.Options{})
 	if err != nil {
@@ -219,6 +236,9 @@ func TestTapCrash(t *testing.T) {
 	for id := range journaled {
 		if _, ok := reported[id]; !ok {
 			t.Errorf("%s is in the journal but was never reported approved", id)
+		}
+		if held[id] {
+			t.Errorf("%s is in the journal but held in the queue", id)
 		}
 	}
 
@@ -248,9 +268,9 @@ func TestTapCrash(t *testing.T) {
 		booked[a.TxnID] = a.Amount
 		ledgerSum += a.Amount
 	}
-	diffSets(t, "booked", booked, queued)
-	if st := l.Stats(); st.Approved != int64(len(queued)) || len(st.Declined) != 0 {
-		t.Errorf("the ledger approved %d and declined %v, want %d approvals", st.Approved, st.Declined, len(queued))
+	diffSets(t, "booked", booked, charged)
+	if st := l.Stats(); st.Approved != int64(len(charged)) || len(st.Declined) != 0 {
+		t.Errorf("the ledger approved %d and declined %v, want %d approvals", st.Approved, st.Declined, len(charged))
 	}
 	q, err = offline.Open(queuePath, offline.Options{Key: key})
 	if err != nil {
@@ -272,6 +292,11 @@ func TestTapCrash(t *testing.T) {
 	if qs.Unsent != 0 || qs.Accepted != len(auths) || queueSum != ledgerSum {
 		t.Errorf("queue: %d unsent, %d accepted for %d; ledger: %d for %d", qs.Unsent, qs.Accepted, queueSum, len(auths), ledgerSum)
 	}
+	// The sync canceled the held taps past the grace period and left the
+	// younger ones held; none was forwarded.
+	if qs.Held+qs.Canceled != len(held) {
+		t.Errorf("queue: %d held and %d canceled, want %d in all", qs.Held, qs.Canceled, len(held))
+	}
 	if len(auths) > 0 {
 		settle, err := l.Store().Account(ctx, "settle:"+auths[0].MerchantID+":CNY")
 		if err != nil || settle.Balance != ledgerSum {
@@ -287,15 +312,16 @@ func TestTapCrash(t *testing.T) {
 	if err := term.NoteSynced(ctx, accepted); err != nil {
 		t.Fatal(err)
 	}
-	diffSets(t, "journaled after recovery", journalApprovals(t, j), queued)
+	diffSets(t, "journaled after recovery", journalApprovals(t, j), charged)
 
 	slices.Sort(commits)
 	t.Logf("%d taps in %v, %d killed; last line before the end: %s", kills+phases["finished"], loop.Round(time.Millisecond), kills, phaseCounts(phases))
-	t.Logf("%d reported approved and booked once, %d.%02d CNY in all; %d cut before the journal and recovered by NoteSynced",
-		len(reported), ledgerSum/100, ledgerSum%100, len(reported)-len(journaled))
+	t.Logf("%d reported approved, %d booked once, %d.%02d CNY in all; %d cut before the journal and recovered by NoteSynced",
+		len(reported), len(charged), ledgerSum/100, ledgerSum%100, len(charged)-len(journaled))
+	t.Logf("held, never forwarded: %d killed inside the queue's commit (of %d kills after OFFLINE), %d reported but killed before the confirm (shown, not charged)",
+		unreported, phases["OFFLINE"], shownHeld)
 	if len(commits) > 0 {
-		t.Logf("%d of %d kills inside the queue's commit (OFFLINE to APPROVED, median %v) left a booked tap nobody saw approved",
-			unreported, phases["OFFLINE"], commits[len(commits)/2].Round(10*time.Microsecond))
+		t.Logf("OFFLINE to APPROVED: median %v", commits[len(commits)/2].Round(10*time.Microsecond))
 	}
 }
 
