@@ -185,7 +185,7 @@ type QueuedTxn struct {
 	TxnID  string
 	PAN    string // masked
 	Amount int64
-	State  string // queued, sending, failed
+	State  string // held, queued, sending, failed
 	Queued time.Time
 }
 

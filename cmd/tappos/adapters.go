@@ -361,15 +361,20 @@ func (p *till) CloseBatch(ctx context.Context) (ui.Reconciliation, error) {
 
 // Queue lists what waits for the ledger.
 func (p *till) Queue(ctx context.Context) ([]ui.QueuedTxn, error) {
-	items, err := p.queue.List(ctx, offline.ListOptions{States: []offline.State{offline.StateQueued, offline.StateSending}})
+	// Held items are approvals being shown right now, or whose showing a
+	// crash interrupted (the sync cancels those): money at risk all the same.
+	items, err := p.queue.List(ctx, offline.ListOptions{States: []offline.State{offline.StateHeld, offline.StateQueued, offline.StateSending}})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ui.QueuedTxn, 0, len(items))
 	for _, it := range items {
 		state := "queued"
-		if it.State == offline.StateSending {
+		switch it.State {
+		case offline.StateSending:
 			state = "sending"
+		case offline.StateHeld:
+			state = "held"
 		}
 		out = append(out, ui.QueuedTxn{TxnID: it.TxnID, PAN: it.MaskedPAN, Amount: it.Amount, State: state, Queued: it.CreatedAt})
 	}
