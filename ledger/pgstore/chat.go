@@ -9,66 +9,18 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/dbrow"
 )
 
 // This file keeps the chat checkout data of ledger/chat.go.
 
-type scanner interface{ Scan(...any) error }
-
-const mandateCols = `id, wallet_id, agent_key_id, currency, max_per_purchase, budget, period_us, merchants,
-	expires_at, status, created_at, updated_at`
-
-func scanMandate(sc scanner) (ledger.Mandate, error) {
-	var m ledger.Mandate
-	var period, exp, created, updated int64
-	var merchants string
-	err := sc.Scan(&m.ID, &m.WalletID, &m.AgentKeyID, &m.Currency, &m.MaxPerPurchase, &m.Budget, &period,
-		&merchants, &exp, &m.Status, &created, &updated)
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal([]byte(merchants), &m.Merchants); err != nil {
-		return m, fmt.Errorf("decoding merchants of mandate %s: %w", m.ID, err)
-	}
-	m.Period = time.Duration(period) * time.Microsecond
-	m.ExpiresAt, m.CreatedAt, m.UpdatedAt = fromMicros(exp), fromMicros(created), fromMicros(updated)
-	return m, nil
-}
-
-const sessionCols = `id, agent_key_id, mandate_id, wallet_id, merchant_id, items, amount, currency, status, reason,
-	confirmation_code, authorization_id, created_at, updated_at`
-
-func scanSession(sc scanner) (ledger.CheckoutSession, error) {
-	var s ledger.CheckoutSession
-	var items string
-	var created, updated int64
-	err := sc.Scan(&s.ID, &s.AgentKeyID, &s.MandateID, &s.WalletID, &s.MerchantID, &items, &s.Amount, &s.Currency,
-		&s.Status, &s.Reason, &s.ConfirmationCode, &s.AuthorizationID, &created, &updated)
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal([]byte(items), &s.Items); err != nil {
-		return s, fmt.Errorf("decoding items of checkout session %s: %w", s.ID, err)
-	}
-	s.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return s, nil
-}
-
-const catalogCols = `merchant_id, sku, name, price, currency, stock`
-
-func scanCatalogItem(sc scanner) (ledger.CatalogItem, error) {
-	var it ledger.CatalogItem
-	err := sc.Scan(&it.MerchantID, &it.SKU, &it.Name, &it.Price, &it.Currency, &it.Stock)
-	return it, err
-}
-
 func (t *pgTx) CheckoutSession(ctx context.Context, id string) (ledger.CheckoutSession, error) {
-	s, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionCols+` FROM checkout_sessions WHERE id = $1 FOR UPDATE`, id))
+	s, err := dbrow.ScanSession(t.tx.QueryRow(ctx, `SELECT `+dbrow.SessionCols+` FROM checkout_sessions WHERE id = $1 FOR UPDATE`, id))
 	return s, notFound(err, "checkout session")
 }
 
 func (t *pgTx) Mandate(ctx context.Context, id string) (ledger.Mandate, error) {
-	m, err := scanMandate(t.tx.QueryRow(ctx, `SELECT `+mandateCols+` FROM mandates WHERE id = $1 FOR UPDATE`, id))
+	m, err := dbrow.ScanMandate(t.tx.QueryRow(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE id = $1 FOR UPDATE`, id))
 	return m, notFound(err, "mandate")
 }
 
@@ -84,14 +36,14 @@ func (t *pgTx) CatalogItems(ctx context.Context, merchantID string, skus []strin
 	if len(skus) == 0 {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(ctx, `SELECT `+catalogCols+` FROM catalog_items WHERE merchant_id = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE`, merchantID, skus)
+	rows, err := t.tx.Query(ctx, `SELECT `+dbrow.CatalogCols+` FROM catalog_items WHERE merchant_id = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE`, merchantID, skus)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.CatalogItem
 	for rows.Next() {
-		it, err := scanCatalogItem(rows)
+		it, err := dbrow.ScanCatalogItem(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +69,7 @@ func (t *pgTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err error)
 	}()
 	for _, m := range c.Mandates {
 		merchants, _ := json.Marshal(m.Merchants) // strings always encode
-		_, err := t.tx.Exec(ctx, `INSERT INTO mandates (`+mandateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		_, err := t.tx.Exec(ctx, `INSERT INTO mandates (`+dbrow.MandateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
 			m.ID, m.WalletID, m.AgentKeyID, m.Currency, m.MaxPerPurchase, m.Budget, m.Period.Microseconds(),
 			string(merchants), micros(m.ExpiresAt), m.Status, micros(m.CreatedAt), micros(m.UpdatedAt))
@@ -127,7 +79,7 @@ ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.u
 	}
 	for _, s := range c.Sessions {
 		items, _ := json.Marshal(s.Items) // line items always encode
-		_, err := t.tx.Exec(ctx, `INSERT INTO checkout_sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		_, err := t.tx.Exec(ctx, `INSERT INTO checkout_sessions (`+dbrow.SessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET items = EXCLUDED.items, amount = EXCLUDED.amount, status = EXCLUDED.status,
 	reason = EXCLUDED.reason, confirmation_code = EXCLUDED.confirmation_code,
 	authorization_id = EXCLUDED.authorization_id, updated_at = EXCLUDED.updated_at`,
@@ -154,7 +106,7 @@ ON CONFLICT (id) DO UPDATE SET items = EXCLUDED.items, amount = EXCLUDED.amount,
 }
 
 func (t *pgTx) PutCatalogItem(ctx context.Context, it ledger.CatalogItem) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO catalog_items (`+catalogCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := t.tx.Exec(ctx, `INSERT INTO catalog_items (`+dbrow.CatalogCols+`) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (merchant_id, sku) DO UPDATE SET name = EXCLUDED.name, price = EXCLUDED.price, currency = EXCLUDED.currency, stock = EXCLUDED.stock`,
 		it.MerchantID, it.SKU, it.Name, it.Price, it.Currency, it.Stock)
 	return mapErr(err)
@@ -170,26 +122,26 @@ func (t *pgTx) CreateOwnerKey(ctx context.Context, k ledger.APIKey, walletID str
 
 // CheckoutSession implements [ledger.ChatStore].
 func (s *Store) CheckoutSession(ctx context.Context, id string) (ledger.CheckoutSession, error) {
-	cs, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM checkout_sessions WHERE id = $1`, id))
+	cs, err := dbrow.ScanSession(s.pool.QueryRow(ctx, `SELECT `+dbrow.SessionCols+` FROM checkout_sessions WHERE id = $1`, id))
 	return cs, notFound(err, "checkout session")
 }
 
 // Mandate implements [ledger.ChatStore].
 func (s *Store) Mandate(ctx context.Context, id string) (ledger.Mandate, error) {
-	m, err := scanMandate(s.pool.QueryRow(ctx, `SELECT `+mandateCols+` FROM mandates WHERE id = $1`, id))
+	m, err := dbrow.ScanMandate(s.pool.QueryRow(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE id = $1`, id))
 	return m, notFound(err, "mandate")
 }
 
 // WalletMandates implements [ledger.ChatStore].
 func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.Mandate, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+mandateCols+` FROM mandates WHERE wallet_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`, walletID)
+	rows, err := s.pool.Query(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE wallet_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`, walletID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.Mandate
 	for rows.Next() {
-		m, err := scanMandate(rows)
+		m, err := dbrow.ScanMandate(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +153,7 @@ func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.M
 // SearchCatalog implements [ledger.ChatStore].
 func (s *Store) SearchCatalog(ctx context.Context, merchantID, query string, limit int) ([]ledger.CatalogItem, error) {
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(query) + "%"
-	rows, err := s.pool.Query(ctx, `SELECT `+catalogCols+` FROM catalog_items
+	rows, err := s.pool.Query(ctx, `SELECT `+dbrow.CatalogCols+` FROM catalog_items
 WHERE merchant_id = $1 AND (name ILIKE $2 ESCAPE '\' OR sku ILIKE $2 ESCAPE '\') ORDER BY sku LIMIT $3`, merchantID, like, limit)
 	if err != nil {
 		return nil, err
@@ -209,7 +161,7 @@ WHERE merchant_id = $1 AND (name ILIKE $2 ESCAPE '\' OR sku ILIKE $2 ESCAPE '\')
 	defer rows.Close()
 	var out []ledger.CatalogItem
 	for rows.Next() {
-		it, err := scanCatalogItem(rows)
+		it, err := dbrow.ScanCatalogItem(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/dbrow"
 	"tappos/ledger/internal/sqlcheck"
 )
 
@@ -131,13 +132,6 @@ func micros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-func fromMicros(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
-
 type pgTx struct {
 	tx pgx.Tx
 }
@@ -167,7 +161,7 @@ func (t *pgTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]ledger
 		if err := json.Unmarshal([]byte(res), &r.Result); err != nil {
 			return nil, fmt.Errorf("decoding stored result: %w", err)
 		}
-		r.CreatedAt = fromMicros(created)
+		r.CreatedAt = dbrow.FromMicros(created)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -191,7 +185,7 @@ func (t *pgTx) Credentials(ctx context.Context, tokens []string) ([]ledger.Crede
 		if err := rows.Scan(&c.ID, &c.WalletID, &c.Kind, &c.Token, &c.Display, &c.LastATC, &c.Status, &created); err != nil {
 			return nil, err
 		}
-		c.CreatedAt = fromMicros(created)
+		c.CreatedAt = dbrow.FromMicros(created)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -207,7 +201,7 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
 		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated)
-	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = fromMicros(exp), fromMicros(created), fromMicros(updated)
+	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
 
@@ -245,7 +239,7 @@ func scanAcct(sc interface{ Scan(...any) error }) (ledger.Account, error) {
 	var a ledger.Account
 	var created int64
 	err := sc.Scan(&a.ID, &a.Kind, &a.Currency, &a.Owner, &a.Balance, &a.Held, &a.Floor, &a.TxLimit, &created)
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt = dbrow.FromMicros(created)
 	return a, err
 }
 
@@ -446,7 +440,7 @@ func (s *Store) APIKey(ctx context.Context, hash string) (ledger.APIKey, error) 
 	var created int64
 	err := s.pool.QueryRow(ctx, `SELECT id, hash, role, merchant_id, terminal_id, revoked, created_at FROM api_keys WHERE hash = $1`, hash).
 		Scan(&k.ID, &k.Hash, &k.Role, &k.MerchantID, &k.TerminalID, &k.Revoked, &created)
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = dbrow.FromMicros(created)
 	return k, notFound(err, "api key")
 }
 
@@ -456,7 +450,7 @@ func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error
 	var created int64
 	err := s.pool.QueryRow(ctx, `SELECT id, merchant_id, name, created_at FROM terminals WHERE id = $1`, id).
 		Scan(&t.ID, &t.MerchantID, &t.Name, &created)
-	t.CreatedAt = fromMicros(created)
+	t.CreatedAt = dbrow.FromMicros(created)
 	return t, notFound(err, "terminal")
 }
 
@@ -489,7 +483,7 @@ WHERE e.account_id = $1 ORDER BY j.created_at DESC, j.id DESC LIMIT $2`, account
 		if err := rows.Scan(&h.JournalID, &h.Kind, &h.AuthID, &h.MerchantID, &h.Channel, &h.Memo, &h.Amount, &h.Currency, &created); err != nil {
 			return nil, err
 		}
-		h.CreatedAt = fromMicros(created)
+		h.CreatedAt = dbrow.FromMicros(created)
 		out = append(out, h)
 	}
 	return out, rows.Err()

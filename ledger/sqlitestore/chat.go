@@ -10,66 +10,18 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/dbrow"
 )
 
 // This file keeps the chat checkout data of ledger/chat.go.
 
-type scanner interface{ Scan(...any) error }
-
-const mandateCols = `id, wallet_id, agent_key_id, currency, max_per_purchase, budget, period_us, merchants,
-	expires_at, status, created_at, updated_at`
-
-func scanMandate(sc scanner) (ledger.Mandate, error) {
-	var m ledger.Mandate
-	var period, exp, created, updated int64
-	var merchants string
-	err := sc.Scan(&m.ID, &m.WalletID, &m.AgentKeyID, &m.Currency, &m.MaxPerPurchase, &m.Budget, &period,
-		&merchants, &exp, &m.Status, &created, &updated)
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal([]byte(merchants), &m.Merchants); err != nil {
-		return m, fmt.Errorf("decoding merchants of mandate %s: %w", m.ID, err)
-	}
-	m.Period = time.Duration(period) * time.Microsecond
-	m.ExpiresAt, m.CreatedAt, m.UpdatedAt = fromMicros(exp), fromMicros(created), fromMicros(updated)
-	return m, nil
-}
-
-const sessionCols = `id, agent_key_id, mandate_id, wallet_id, merchant_id, items, amount, currency, status, reason,
-	confirmation_code, authorization_id, created_at, updated_at`
-
-func scanSession(sc scanner) (ledger.CheckoutSession, error) {
-	var s ledger.CheckoutSession
-	var items string
-	var created, updated int64
-	err := sc.Scan(&s.ID, &s.AgentKeyID, &s.MandateID, &s.WalletID, &s.MerchantID, &items, &s.Amount, &s.Currency,
-		&s.Status, &s.Reason, &s.ConfirmationCode, &s.AuthorizationID, &created, &updated)
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal([]byte(items), &s.Items); err != nil {
-		return s, fmt.Errorf("decoding items of checkout session %s: %w", s.ID, err)
-	}
-	s.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return s, nil
-}
-
-const catalogCols = `merchant_id, sku, name, price, currency, stock`
-
-func scanCatalogItem(sc scanner) (ledger.CatalogItem, error) {
-	var it ledger.CatalogItem
-	err := sc.Scan(&it.MerchantID, &it.SKU, &it.Name, &it.Price, &it.Currency, &it.Stock)
-	return it, err
-}
-
 func (t *sqliteTx) CheckoutSession(ctx context.Context, id string) (ledger.CheckoutSession, error) {
-	s, err := scanSession(t.tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM checkout_sessions WHERE id = ?`, id))
+	s, err := dbrow.ScanSession(t.tx.QueryRowContext(ctx, `SELECT `+dbrow.SessionCols+` FROM checkout_sessions WHERE id = ?`, id))
 	return s, notFound(err, "checkout session")
 }
 
 func (t *sqliteTx) Mandate(ctx context.Context, id string) (ledger.Mandate, error) {
-	m, err := scanMandate(t.tx.QueryRowContext(ctx, `SELECT `+mandateCols+` FROM mandates WHERE id = ?`, id))
+	m, err := dbrow.ScanMandate(t.tx.QueryRowContext(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE id = ?`, id))
 	return m, notFound(err, "mandate")
 }
 
@@ -83,7 +35,7 @@ func (t *sqliteTx) MandateSpent(ctx context.Context, mandateID string, since tim
 func (t *sqliteTx) CatalogItems(ctx context.Context, merchantID string, skus []string) ([]ledger.CatalogItem, error) {
 	var out []ledger.CatalogItem
 	for _, sku := range skus {
-		it, err := scanCatalogItem(t.tx.QueryRowContext(ctx, `SELECT `+catalogCols+` FROM catalog_items WHERE merchant_id = ? AND sku = ?`, merchantID, sku))
+		it, err := dbrow.ScanCatalogItem(t.tx.QueryRowContext(ctx, `SELECT `+dbrow.CatalogCols+` FROM catalog_items WHERE merchant_id = ? AND sku = ?`, merchantID, sku))
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -112,7 +64,7 @@ func (t *sqliteTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err er
 	}()
 	for _, m := range c.Mandates {
 		merchants, _ := json.Marshal(m.Merchants) // strings always encode
-		_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO mandates (`+mandateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO mandates (`+dbrow.MandateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.WalletID, m.AgentKeyID, m.Currency, m.MaxPerPurchase, m.Budget, m.Period.Microseconds(),
 			string(merchants), micros(m.ExpiresAt), m.Status, micros(m.CreatedAt), micros(m.UpdatedAt))
 		if err != nil {
@@ -121,7 +73,7 @@ func (t *sqliteTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err er
 	}
 	for _, s := range c.Sessions {
 		items, _ := json.Marshal(s.Items) // line items always encode
-		_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkout_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkout_sessions (`+dbrow.SessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.AgentKeyID, s.MandateID, s.WalletID, s.MerchantID, string(items), s.Amount, s.Currency,
 			s.Status, s.Reason, s.ConfirmationCode, s.AuthorizationID, micros(s.CreatedAt), micros(s.UpdatedAt))
 		if err != nil {
@@ -145,7 +97,7 @@ func (t *sqliteTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err er
 }
 
 func (t *sqliteTx) PutCatalogItem(ctx context.Context, it ledger.CatalogItem) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO catalog_items (`+catalogCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO catalog_items (`+dbrow.CatalogCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		it.MerchantID, it.SKU, it.Name, it.Price, it.Currency, it.Stock)
 	return mapErr(err)
 }
@@ -160,26 +112,26 @@ func (t *sqliteTx) CreateOwnerKey(ctx context.Context, k ledger.APIKey, walletID
 
 // CheckoutSession implements [ledger.ChatStore].
 func (s *Store) CheckoutSession(ctx context.Context, id string) (ledger.CheckoutSession, error) {
-	cs, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM checkout_sessions WHERE id = ?`, id))
+	cs, err := dbrow.ScanSession(s.r.QueryRowContext(ctx, `SELECT `+dbrow.SessionCols+` FROM checkout_sessions WHERE id = ?`, id))
 	return cs, notFound(err, "checkout session")
 }
 
 // Mandate implements [ledger.ChatStore].
 func (s *Store) Mandate(ctx context.Context, id string) (ledger.Mandate, error) {
-	m, err := scanMandate(s.r.QueryRowContext(ctx, `SELECT `+mandateCols+` FROM mandates WHERE id = ?`, id))
+	m, err := dbrow.ScanMandate(s.r.QueryRowContext(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE id = ?`, id))
 	return m, notFound(err, "mandate")
 }
 
 // WalletMandates implements [ledger.ChatStore].
 func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.Mandate, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+mandateCols+` FROM mandates WHERE wallet_id = ? ORDER BY created_at DESC, id DESC LIMIT 1000`, walletID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE wallet_id = ? ORDER BY created_at DESC, id DESC LIMIT 1000`, walletID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.Mandate
 	for rows.Next() {
-		m, err := scanMandate(rows)
+		m, err := dbrow.ScanMandate(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +143,7 @@ func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.M
 // SearchCatalog implements [ledger.ChatStore].
 func (s *Store) SearchCatalog(ctx context.Context, merchantID, query string, limit int) ([]ledger.CatalogItem, error) {
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(query) + "%"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+catalogCols+` FROM catalog_items
+	rows, err := s.r.QueryContext(ctx, `SELECT `+dbrow.CatalogCols+` FROM catalog_items
 WHERE merchant_id = ? AND (name LIKE ? ESCAPE '\' OR sku LIKE ? ESCAPE '\') ORDER BY sku LIMIT ?`, merchantID, like, like, limit)
 	if err != nil {
 		return nil, err
@@ -199,7 +151,7 @@ WHERE merchant_id = ? AND (name LIKE ? ESCAPE '\' OR sku LIKE ? ESCAPE '\') ORDE
 	defer rows.Close()
 	var out []ledger.CatalogItem
 	for rows.Next() {
-		it, err := scanCatalogItem(rows)
+		it, err := dbrow.ScanCatalogItem(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"tappos/ledger"
+	"tappos/ledger/internal/dbrow"
 	"tappos/ledger/internal/sqlcheck"
 )
 
@@ -227,13 +228,6 @@ func micros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-func fromMicros(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
-
 // The writer's queries, prepared once (see prepare). The reads take all
 // of a batch's keys at once, as a JSON array of hex strings (see
 // [hexed]), and look each one up in its index: one statement a batch
@@ -279,7 +273,7 @@ func (t *sqliteTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]le
 		if err := rows.Scan(&r.Scope, &r.Key, &r.Hash, &res, &created); err != nil {
 			return err
 		}
-		r.CreatedAt = fromMicros(created)
+		r.CreatedAt = dbrow.FromMicros(created)
 		if err := json.Unmarshal([]byte(res), &r.Result); err != nil {
 			return fmt.Errorf("decoding stored result: %w", err)
 		}
@@ -330,7 +324,7 @@ func scanCred(sc interface{ Scan(...any) error }) (ledger.Credential, error) {
 	var c ledger.Credential
 	var created int64
 	err := sc.Scan(&c.ID, &c.WalletID, &c.Kind, &c.Token, &c.Display, &c.LastATC, &c.Status, &created)
-	c.CreatedAt = fromMicros(created)
+	c.CreatedAt = dbrow.FromMicros(created)
 	return c, err
 }
 
@@ -360,7 +354,7 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
 		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated)
-	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = fromMicros(exp), fromMicros(created), fromMicros(updated)
+	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
 
@@ -428,7 +422,7 @@ func scanAcct(sc interface{ Scan(...any) error }) (ledger.Account, error) {
 	if floor.Valid {
 		a.Floor = &floor.Int64
 	}
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt = dbrow.FromMicros(created)
 	return a, err
 }
 
@@ -632,7 +626,7 @@ func (s *Store) APIKey(ctx context.Context, hash string) (ledger.APIKey, error) 
 	var created int64
 	err := s.r.QueryRowContext(ctx, `SELECT id, hash, role, merchant_id, terminal_id, revoked, created_at FROM api_keys WHERE hash = ?`, hash).
 		Scan(&k.ID, &k.Hash, &k.Role, &k.MerchantID, &k.TerminalID, &k.Revoked, &created)
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = dbrow.FromMicros(created)
 	return k, notFound(err, "api key")
 }
 
@@ -642,7 +636,7 @@ func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error
 	var created int64
 	err := s.r.QueryRowContext(ctx, `SELECT id, merchant_id, name, created_at FROM terminals WHERE id = ?`, id).
 		Scan(&t.ID, &t.MerchantID, &t.Name, &created)
-	t.CreatedAt = fromMicros(created)
+	t.CreatedAt = dbrow.FromMicros(created)
 	return t, notFound(err, "terminal")
 }
 
@@ -675,7 +669,7 @@ WHERE e.account_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`, accountID
 		if err := rows.Scan(&h.JournalID, &h.Kind, &h.AuthID, &h.MerchantID, &h.Channel, &h.Memo, &h.Amount, &h.Currency, &created); err != nil {
 			return nil, err
 		}
-		h.CreatedAt = fromMicros(created)
+		h.CreatedAt = dbrow.FromMicros(created)
 		out = append(out, h)
 	}
 	return out, rows.Err()
