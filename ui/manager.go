@@ -124,17 +124,21 @@ func (k *Kiosk) batchPage() fyne.CanvasObject {
 			matched++
 			continue
 		}
-		items = append(items, widget.NewLabel(k.tr.T("recon."+string(l.Match),
-			"ID", l.TxnID, "Terminal", k.money(l.Terminal), "Host", k.money(l.Host))))
+		diff := widget.NewLabel(k.tr.T("recon."+string(l.Match),
+			"ID", l.TxnID, "Terminal", k.money(l.Terminal), "Host", k.money(l.Host)))
+		diff.Wrapping = fyne.TextWrapWord
+		items = append(items, diff)
 	}
 	items = append(items, widget.NewLabel(k.tr.T("recon.matched_count", "Count", matched)))
 	if len(r.Report) > 0 {
 		rep := widget.NewLabel(strings.Join(r.Report, "\n"))
 		rep.TextStyle.Monospace = true
-		items = append(items, rep)
+		// The Z report is wider than the page: it scrolls sideways on its
+		// own, so the banner and the totals keep the page's width.
+		items = append(items, container.NewHScroll(rep))
 	}
 	return container.NewBorder(text(k.tr.T("batch.closed", "Number", r.Batch), 28, colForeground, true), nil, nil, nil,
-		container.NewScroll(container.NewVBox(items...)))
+		container.NewVScroll(container.NewVBox(items...)))
 }
 
 // CloseBatch closes the batch and shows its reconciliation.
