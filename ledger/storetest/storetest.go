@@ -163,11 +163,63 @@ func want(t *testing.T, r ledger.Result, outcome, reason string) {
 	}
 }
 
+// Execer is a store that runs raw SQL; the suite uses it to break the
+// books on purpose and check that Verify and the triggers notice.
+type Execer interface {
+	Exec(ctx context.Context, query string, args ...any) error
+}
+
 // Run runs the contract suite; open returns an empty store, closed by
 // the caller's cleanup.
 func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 	ctx := context.Background()
 	setup := func(t *testing.T) *Env { return Setup(t, open(t), 5, 10_000) }
+	execer := func(t *testing.T) (Execer, *Env) {
+		s, ok := open(t).(Execer)
+		if !ok {
+			t.Skip("the store runs no raw SQL")
+		}
+		return s, Setup(t, s.(ledger.Store), 1, 1_000)
+	}
+
+	t.Run("VerifyFindsTampering", func(t *testing.T) {
+		tests := []struct {
+			name, sql, check string
+		}{
+			{"balance", `UPDATE accounts SET balance = balance + 1 WHERE kind = 'wallet'`, "account_balance"},
+			{"floor", `UPDATE accounts SET held = balance + 1 WHERE kind = 'wallet'`, "wallet_floor"},
+			{"unbalanced journal", `INSERT INTO entries VALUES ((SELECT id FROM journals LIMIT 1), 9, (SELECT id FROM accounts LIMIT 1), 5, 'EUR')`, "journal_balanced"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s, e := execer(t)
+				e.MustVerify(t)
+				if err := s.Exec(ctx, tt.sql); err != nil {
+					t.Fatal(err)
+				}
+				v, err := e.Ledger.Verify(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, x := range v {
+					found = found || x.Check == tt.check
+				}
+				if !found {
+					t.Errorf("violations %+v, want %s", v, tt.check)
+				}
+			})
+		}
+	})
+
+	t.Run("JournalsImmutable", func(t *testing.T) {
+		s, _ := execer(t)
+		for _, q := range []string{`UPDATE entries SET amount = 0`, `DELETE FROM journals`} {
+			if err := s.Exec(ctx, q); err == nil {
+				t.Errorf("%s: succeeded", q)
+			}
+		}
+	})
 
 	t.Run("PurchaseEachScheme", func(t *testing.T) {
 		e := setup(t)
