@@ -21,20 +21,7 @@ func TestEmvAnalyzeGolden(t *testing.T) {
 				if code := runEmvAnalyze(args, &out, &errb); code != 0 {
 					t.Fatalf("exit %d: %s", code, errb.String())
 				}
-				golden := filepath.Join("testdata", "emv_analyze", name+"."+format)
-				if updating() {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out.String() != string(want) {
-					t.Errorf("output differs from %s:\n%s", golden, out.String())
-				}
+				golden(t, filepath.Join("emv_analyze", name+"."+format), out.String())
 			})
 		}
 	}

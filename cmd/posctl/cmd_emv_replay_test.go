@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,20 +19,7 @@ func TestEmvReplayGolden(t *testing.T) {
 				if code := runEmvReplay(args, &out, &errb); code != 0 {
 					t.Fatalf("exit %d: %s", code, errb.String())
 				}
-				golden := filepath.Join("testdata", "emv_replay", name+"."+format)
-				if updating() {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out.String() != string(want) {
-					t.Errorf("output differs from %s:\n%s", golden, out.String())
-				}
+				golden(t, filepath.Join("emv_replay", name+"."+format), out.String())
 			})
 		}
 	}

@@ -2,24 +2,10 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// The -update flag may be shared with other subcommands' golden tests.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 func TestEmvTLVGolden(t *testing.T) {
 	tests := []struct {
@@ -41,22 +27,7 @@ func TestEmvTLVGolden(t *testing.T) {
 			if code := runEmvTLV(tt.args, &out, &errb); code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			golden := filepath.Join("testdata", "emv_tlv", tt.name)
-			if updating() {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("output differs from %s:\n%s", golden, out.String())
-			}
+			golden(t, filepath.Join("emv_tlv", tt.name), out.String())
 			for _, secret := range []string{"4761739001010010", "5413330089601034"} {
 				if strings.Contains(out.String(), secret) {
 					t.Errorf("output shows a full PAN")

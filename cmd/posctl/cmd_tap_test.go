@@ -130,23 +130,6 @@ func (s *shop) tap(card, amount string, extra ...string) (tapReport, int) {
 	return rep, code
 }
 
-func goldenFile(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "tap", name)
-	if updating() {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\n%s", path, got)
-	}
-}
-
 // TestShopDay taps, refunds, voids, reports and closes a batch the way a
 // shop does, through the commands.
 func TestShopDay(t *testing.T) {
@@ -191,16 +174,16 @@ func TestShopDay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("report x: %d", code)
 	}
-	goldenFile(t, "report-x.txt", x)
+	golden(t, "tap/report-x.txt", x)
 	xcsv, _ := s.run(false, "report", "x", "--csv")
-	goldenFile(t, "report-x.csv", xcsv)
+	golden(t, "tap/report-x.csv", xcsv)
 
 	// The offline sales have not been uploaded: the batch stays open.
 	unbalanced, code := s.run(true, "batch", "close")
 	if code != 3 || !strings.Contains(unbalanced, "NOT BALANCED") {
 		t.Fatalf("batch close before sync: %d", code)
 	}
-	goldenFile(t, "batch-close-unbalanced.txt", unbalanced)
+	golden(t, "tap/batch-close-unbalanced.txt", unbalanced)
 
 	// Sync, and it balances and closes.
 	q, err := offline.Open(filepath.Join(s.dir, "offline.db"), offline.Options{Key: mustKey(t)})
@@ -217,7 +200,7 @@ func TestShopDay(t *testing.T) {
 	if code != 0 || !strings.Contains(closed, "\nBALANCED") || !strings.Contains(closed, "Z REPORT 000001") {
 		t.Fatalf("batch close after sync: %d", code)
 	}
-	goldenFile(t, "batch-close-balanced.txt", closed)
+	golden(t, "tap/batch-close-balanced.txt", closed)
 
 	// The Z report is stored as printed; the next batch is empty.
 	z, code := s.run(false, "report", "z", "--batch", "1")
