@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -79,10 +80,7 @@ func (s *Server) authorize(q *request) (ledger.Result, error) {
 	if merchant == "" {
 		merchant = b.MerchantID
 	}
-	terminal := b.TerminalID
-	if terminal == "" {
-		terminal = q.p.TerminalID
-	}
+	terminal := cmp.Or(b.TerminalID, q.p.TerminalID) // a terminal's key names its terminal
 	emv, err := hex.DecodeString(b.EMV)
 	if err != nil {
 		return ledger.Result{}, errors.Join(ledger.ErrInvalid, errors.New("emv is not hex"))
@@ -140,10 +138,7 @@ func (s *Server) reverse(q *request) (ledger.Result, error) {
 	if err := q.decode(&b); err != nil {
 		return ledger.Result{}, err
 	}
-	terminal := b.TerminalID
-	if terminal == "" {
-		terminal = q.p.TerminalID
-	}
+	terminal := cmp.Or(b.TerminalID, q.p.TerminalID) // a terminal's key names its terminal
 	merchant, err := s.actFor(q, "", terminal)
 	if err != nil {
 		return ledger.Result{}, err
@@ -176,10 +171,7 @@ func (s *Server) closeBatch(q *request) (ledger.Result, error) {
 	if err := q.decode(&b); err != nil {
 		return ledger.Result{}, err
 	}
-	terminal := b.TerminalID
-	if terminal == "" {
-		terminal = q.p.TerminalID
-	}
+	terminal := cmp.Or(b.TerminalID, q.p.TerminalID) // a terminal's key names its terminal
 	merchant, err := s.actFor(q, "", terminal)
 	if err != nil {
 		return ledger.Result{}, err
