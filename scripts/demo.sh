@@ -40,13 +40,16 @@ say "== tappos demo: a day at Demo Café (cn-shop, CNY) =="
 mkdir -p "$BIN"
 go build -o "$BIN/" ./cmd/posctl ./cmd/ledgerd || die "build failed"
 
-readers_up() { "$BIN/posctl" pcsc readers 2>/dev/null | grep -q "$READER"; }
-if ! readers_up; then
-  [ "$(id -u)" -eq 0 ] || die "pcscd is not running and only root can start it"
+readers_up() { "$BIN/posctl" pcsc readers 2>"$WORK/pcsc.err" | grep -q "$READER"; }
+wait_readers() { for _ in $(seq "$1"); do readers_up && return 0; sleep 0.2; done; return 1; }
+if ! wait_readers 25; then
+  # pcscd is missing, or not answering: (re)start it. It stays up; the
+  # demo stops the one it started.
+  [ "$(id -u)" -eq 0 ] || die "pcscd does not answer and only root can start it: $(cat "$WORK/pcsc.err")"
+  pkill -x pcscd && sleep 1
   PATH=$PATH:/usr/sbin pcscd >/dev/null 2>&1 && STARTED_PCSCD=1
-  for _ in $(seq 100); do readers_up && break; sleep 0.1; done
+  wait_readers 50 || die "virtual reader '$READER' not found (is vsmartcard-vpcd installed? run make deps): $(cat "$WORK/pcsc.err")"
 fi
-readers_up || die "virtual reader '$READER' not found (is vsmartcard-vpcd installed? run make deps)"
 
 start_ledger() {
   "$BIN/ledgerd" --dev --db "$WORK/ledger.db" --addr "127.0.0.1:$PORT" --dev-keys "$WORK/keys.json" \
