@@ -7,11 +7,13 @@
 package pcsc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ebfe/scard"
@@ -232,6 +234,14 @@ type card struct {
 	pending <-chan result // an abandoned Transmit's outcome, when it comes
 }
 
+// rspBuffers holds response buffers of scard.MaxResponseSize: a fresh one
+// per APDU (what scard's Transmit does) made the garbage collector run
+// inside taps. An abandoned Transmit keeps its buffer until the card answers.
+var rspBuffers = sync.Pool{New: func() any {
+	b := make([]byte, scard.MaxResponseSize)
+	return &b
+}}
+
 type result struct {
 	rsp []byte
 	err error
@@ -246,8 +256,10 @@ func (c *card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	ch := make(chan result, 1)
 	h := c.h // Close may clear c.h while an abandoned Transmit runs
 	go func() {
-		rsp, err := h.Transmit(apdu)
-		ch <- result{rsp, err}
+		buf := rspBuffers.Get().(*[]byte)
+		defer rspBuffers.Put(buf)
+		rsp, err := h.TransmitTo(apdu, *buf)
+		ch <- result{bytes.Clone(rsp), err}
 	}()
 	select {
 	case res := <-ch:
