@@ -13,20 +13,21 @@
 // # Held, then confirmed
 //
 // Enqueue commits the item as held: it counts against every limit but is
-// never forwarded. The terminal shows Approved, then calls
-// [Queue.Confirm], which moves it to queued for the Syncer. A process
-// killed between the two leaves the item held; once it is older than
-// [Options.HeldGrace] (a minute by default) the Syncer cancels it before it
-// claims work, so a tap nobody saw approved is never charged. Younger held
-// items are left alone: another process may be between its commit and its
-// confirm. The residual window is the other way round: a kill after the
-// approval was shown and before Confirm's commit cancels a tap the cashier
-// saw approved, a small loss for the merchant instead of a double charge for
-// the shopper. Against a killed process it lasts from the display's
-// write(2) until Confirm's WAL frame is written, a fraction of a
-// millisecond; against a power cut, until Confirm's fsync (a millisecond
-// or two; BenchmarkEnqueue reports offline_confirm_p99_ms). Canceled items
-// show in [Status] and in List.
+// never forwarded. The terminal records the approval in its display log
+// (on disk), shows it, then calls [Queue.Confirm], which moves the item to
+// queued for the Syncer. A process killed in between leaves the item held,
+// and the Syncer's recovery settles it by the terminal's record, a
+// [Witness] in [Options]: shown means queued and charged, not shown means
+// canceled. The display log is written before anything is shown, so
+// "shown" and "charged" cannot part, whatever the moment of the crash.
+//
+// Recovery settles only items whose tap is over: when the Witness says
+// no tap is between its Enqueue and its Confirm (the terminal knows by a
+// lock), every held item; otherwise those held longer than
+// [Options.HeldGrace]. Without a Witness it cannot tell shown from unseen
+// and cancels items held past the grace period, the merchant's loss
+// rather than a charge nobody saw approved. Canceled items show in
+// [Status] and in List.
 //
 // A [Syncer] drains the queue in batches through a [Forwarder], with
 // exponential backoff and jitter. Every item travels with its terminal

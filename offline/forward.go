@@ -38,15 +38,15 @@ type Forwarder interface {
 // claim marks up to n unsent items as sending and returns them unsealed,
 // oldest first. Items already sending, left by a crash or an earlier
 // failure, are claimed again: the idempotency key makes a resend harmless.
-// Held items are never claimed; those past the grace period are canceled
-// first, in the same transaction.
+// Held items are never claimed; those whose tap is over are settled
+// first, in the same transaction, so an item found shown goes out at once.
 func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claiming items: %w", err)
 	}
 	defer tx.Rollback()
-	canceled, err := q.cancelStale(ctx, tx)
+	settled, err := q.settleHeld(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
 		return nil, fmt.Errorf("claiming items: %w", err)
 	}
 	if len(out) == 0 {
-		if canceled > 0 {
+		if settled > 0 {
 			return nil, tx.Commit()
 		}
 		return nil, nil

@@ -3,12 +3,16 @@ package offline
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestHeldConfirmCancel walks the held state: not forwarded, confirmed to
-// queued, and canceled by recovery only once past the grace period.
+// TestHeldConfirmCancel walks the held state without a Witness: not
+// forwarded, confirmed to queued, and canceled by recovery only once past
+// the grace period.
 func TestHeldConfirmCancel(t *testing.T) {
 	ctx := context.Background()
 	clock := newClock()
@@ -135,4 +139,113 @@ func TestHeldCountsAgainstLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeWitness is a display log as recovery sees it.
+type fakeWitness struct {
+	shown   map[string]bool
+	settled bool // no tap in progress
+	err     error
+	asked   []string
+}
+
+func (w *fakeWitness) Shown(_ context.Context, ids []string) (map[string]bool, bool, error) {
+	w.asked = append(w.asked, ids...)
+	return w.shown, w.settled, w.err
+}
+
+// TestSettleHeld checks the recovery rule: a held item whose tap is over
+// is queued if the witness saw it shown and canceled if not; one whose tap
+// may still be in progress (young, and the witness not settled) is left.
+func TestSettleHeld(t *testing.T) {
+	tests := []struct {
+		name    string
+		shown   bool
+		age     time.Duration
+		settled bool
+		want    State
+	}{
+		{"held, shown, old", true, 2 * time.Minute, false, StateAccepted},
+		{"held, not shown, old", false, 2 * time.Minute, false, StateCanceled},
+		{"held, shown, young", true, 10 * time.Second, false, StateHeld},
+		{"held, not shown, young", false, 10 * time.Second, false, StateHeld},
+		{"held, shown, young, no tap in progress", true, 10 * time.Second, true, StateAccepted},
+		{"held, not shown, young, no tap in progress", false, 10 * time.Second, true, StateCanceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clock := newClock()
+			w := &fakeWitness{shown: map[string]bool{"a": tt.shown}, settled: tt.settled}
+			q, err := Open(filepath.Join(t.TempDir(), "queue.db"),
+				Options{Key: testKey, Limits: &Limits{}, Now: clock.Now, Rand: &countingRand{}, Witness: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			if _, err := q.Enqueue(ctx, tap("a", testPANs[0], 100)); err != nil {
+				t.Fatal(err)
+			}
+			mustEnqueue(t, q, tap("b", testPANs[1], 200)) // confirmed: not the witness's business
+			clock.Add(tt.age)
+			f := newFakeLedger(t)
+			if _, err := newSyncer(q, f.forwarder(), 10, &noSleep{}).Drain(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			if got := itemState(t, q, "a"); got != tt.want {
+				t.Errorf("held item is %s, want %s", got, tt.want)
+			}
+			// Asked at each claim while it stays held, and only about it.
+			if slices.ContainsFunc(w.asked, func(id string) bool { return id != "a" }) || len(w.asked) == 0 {
+				t.Errorf("witness asked about %v, want only the held item", w.asked)
+			}
+			wantPosted := []string{"b"}
+			if tt.want == StateAccepted {
+				wantPosted = []string{"a", "b"}
+			}
+			f.checkPostings(t, wantPosted)
+			// The tap's own Confirm, if it comes late, agrees with recovery.
+			err = q.Confirm(ctx, "a")
+			if canceled := tt.want == StateCanceled; errors.Is(err, ErrCanceled) != canceled || (!canceled && err != nil) {
+				t.Errorf("confirm after recovery: %v", err)
+			}
+		})
+	}
+	t.Run("witness fails", func(t *testing.T) {
+		ctx := context.Background()
+		clock := newClock()
+		w := &fakeWitness{err: errors.New("display log unreadable"), settled: true}
+		q, err := Open(filepath.Join(t.TempDir(), "queue.db"),
+			Options{Key: testKey, Limits: &Limits{}, Now: clock.Now, Rand: &countingRand{}, Witness: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if _, err := q.Enqueue(ctx, tap("a", testPANs[0], 100)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Hour)
+		f := newFakeLedger(t)
+		if _, err := newSyncer(q, f.forwarder(), 10, &noSleep{}).Drain(ctx, 1); err == nil || !strings.Contains(err.Error(), "display log unreadable") {
+			t.Errorf("sync: %v, want the witness's error", err)
+		}
+		if got := itemState(t, q, "a"); got != StateHeld {
+			t.Errorf("held item is %s after a failed recovery, want held", got)
+		}
+	})
+}
+
+func itemState(t *testing.T, q *Queue, id string) State {
+	t.Helper()
+	items, err := q.List(context.Background(), ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.TxnID == id {
+			return it.State
+		}
+	}
+	t.Fatalf("%s not in the queue", id)
+	return ""
 }

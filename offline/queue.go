@@ -26,7 +26,7 @@ const (
 	StateAccepted        State = "accepted"         // booked by the ledger
 	StateDeclined        State = "declined"         // refused by the ledger on sync
 	StateBookedOverdraft State = "booked_overdraft" // booked, overdrawing the wallet
-	StateCanceled        State = "canceled"         // held past the grace period: approval never shown
+	StateCanceled        State = "canceled"         // held, and recovery found its approval never shown
 )
 
 // final reports whether the ledger has answered for the item.
@@ -78,9 +78,9 @@ var (
 	// ErrUnknownTxn is returned by Confirm for a transaction id the queue
 	// does not hold.
 	ErrUnknownTxn = errors.New("transaction id not in the queue")
-	// ErrCanceled is returned by Confirm for an item recovery canceled:
-	// it was held longer than the grace period and will not be charged.
-	ErrCanceled = errors.New("offline approval canceled: held past the grace period")
+	// ErrCanceled is returned by Confirm for an item recovery canceled
+	// as never shown; it will not be charged.
+	ErrCanceled = errors.New("offline approval canceled by recovery: never shown")
 )
 
 // Options configure a Queue.
@@ -92,10 +92,27 @@ type Options struct {
 	Now func() time.Time
 	// Rand supplies nonces; nil means crypto/rand.
 	Rand io.Reader
-	// HeldGrace is how long an item may stay held before recovery takes
-	// it for one whose approval was never shown and cancels it; 0 means
-	// 1 minute. It must exceed the time from a commit to its Confirm.
+	// Witness tells recovery which held items were shown approved; see
+	// [Witness]. nil: recovery cannot tell, and cancels every item held
+	// past HeldGrace, shown or not.
+	Witness Witness
+	// HeldGrace is how long a held item may belong to a tap still in
+	// progress: recovery settles younger ones only when the Witness says
+	// no tap is; 0 means 1 minute. It must exceed the time from a commit
+	// to its Confirm.
 	HeldGrace time.Duration
+}
+
+// A Witness is the terminal's record of the approvals it showed, such as
+// a display log written before the approval is shown. Recovery settles a
+// held item by it: shown means queued (the shopper saw it approved, so it
+// is charged), not shown means canceled.
+type Witness interface {
+	// Shown reports which of txnIDs were shown approved. settled reports
+	// that no tap was between its Enqueue and its Confirm when it looked,
+	// so the answer is final for every id; otherwise recovery trusts it
+	// only for items held longer than the grace period.
+	Shown(ctx context.Context, txnIDs []string) (shown map[string]bool, settled bool, err error)
 }
 
 // A Queue is the terminal's durable store of offline approvals. Its
@@ -107,6 +124,7 @@ type Queue struct {
 	limits Limits
 	now    func() time.Time
 	grace  time.Duration
+	wit    Witness
 }
 
 // Open opens or creates the queue database at path, in WAL mode with full
@@ -138,7 +156,7 @@ func Open(path string, opt Options) (*Queue, error) {
 	if opt.HeldGrace <= 0 {
 		opt.HeldGrace = time.Minute
 	}
-	q := &Queue{db: db, seal: s, limits: limits, now: opt.Now, grace: opt.HeldGrace}
+	q := &Queue{db: db, seal: s, limits: limits, now: opt.Now, grace: opt.HeldGrace, wit: opt.Witness}
 	if err := q.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening queue %s: %w", path, err)
@@ -341,8 +359,8 @@ func (q *Queue) insert(ctx context.Context, tx *sql.Tx, p prepared) (it Item, fr
 // again, or one already sent, does nothing; an item recovery canceled
 // gives ErrCanceled.
 func (q *Queue) Confirm(ctx context.Context, txnID string) error {
-	// One statement, one commit: the shorter the time from the display
-	// to this commit, the fewer shown approvals a crash leaves held.
+	// One statement, one commit. A crash before it leaves the item held
+	// for recovery to settle by the Witness.
 	res, err := q.db.ExecContext(ctx, `UPDATE items SET state = 'queued', updated_at = ? WHERE txn_id = ? AND state = 'held'`,
 		q.now().UnixNano(), txnID)
 	if err != nil {
@@ -364,18 +382,71 @@ func (q *Queue) Confirm(ctx context.Context, txnID string) error {
 	return nil
 }
 
-// cancelStale cancels, in tx, the items held longer than the grace
-// period: their process stopped between the commit and the confirm, so
-// nobody knows whether the approval was shown, and the safe side is not
-// to charge. Younger held items may belong to a tap still in progress.
-func (q *Queue) cancelStale(ctx context.Context, tx *sql.Tx) (int64, error) {
+// settleHeld decides, in tx, the held items whose tap is over: those the
+// Witness saw shown are queued, the others canceled. Without a Witness,
+// held items past the grace period are canceled: nobody knows whether
+// they were shown, and the safe side is not to charge. It returns how
+// many items it changed.
+func (q *Queue) settleHeld(ctx context.Context, tx *sql.Tx) (int, error) {
 	now := q.now()
-	res, err := tx.ExecContext(ctx, `UPDATE items SET state = 'canceled', reason = 'approval never shown', updated_at = ?
-		WHERE state = 'held' AND created_at < ?`, now.UnixNano(), now.Add(-q.grace).UnixNano())
-	if err != nil {
-		return 0, fmt.Errorf("canceling stale held items: %w", err)
+	old := now.Add(-q.grace).UnixNano()
+	if q.wit == nil {
+		res, err := tx.ExecContext(ctx, `UPDATE items SET state = 'canceled', reason = 'approval never shown', updated_at = ?
+			WHERE state = 'held' AND created_at < ?`, now.UnixNano(), old)
+		if err != nil {
+			return 0, fmt.Errorf("canceling stale held items: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
 	}
-	return res.RowsAffected()
+	rows, err := tx.QueryContext(ctx, `SELECT txn_id, created_at FROM items WHERE state = 'held' ORDER BY seq`)
+	if err != nil {
+		return 0, fmt.Errorf("reading held items: %w", err)
+	}
+	var ids []string
+	isOld := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var created int64
+		if err := rows.Scan(&id, &created); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reading held items: %w", err)
+		}
+		ids = append(ids, id)
+		isOld[id] = created < old
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reading held items: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// Asked inside the transaction: a tap's Enqueue waits for it, so no
+	// item can turn up held between the answer and the updates.
+	shown, settled, err := q.wit.Shown(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("settling held items: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		if !settled && !isOld[id] {
+			continue // its tap may still be showing it
+		}
+		var err error
+		if shown[id] {
+			_, err = tx.ExecContext(ctx, `UPDATE items SET state = 'queued', updated_at = ? WHERE txn_id = ? AND state = 'held'`,
+				now.UnixNano(), id)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE items SET state = 'canceled', reason = 'approval never shown', updated_at = ?
+				WHERE txn_id = ? AND state = 'held'`, now.UnixNano(), id)
+		}
+		if err != nil {
+			return n, fmt.Errorf("settling held item %s: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 const itemCols = `seq, txn_id, amount, currency, card_token, masked_pan, state,

@@ -31,8 +31,9 @@ type Status struct {
 	Accepted  int           `json:"accepted"`
 	Declined  int           `json:"declined"`
 	Overdraft int           `json:"booked_overdraft"`
-	// Canceled items were held past the grace period: their approval was
-	// never shown, and they are not charged.
+	// Canceled items were held when their tap ended, and recovery found
+	// their approval never shown (or, without a Witness, held past the
+	// grace period); they are not charged.
 	Canceled int `json:"canceled"`
 	// LastSync is when a sync last reached the ledger; LastError is the
 	// error of the latest attempt, empty if it succeeded.
