@@ -31,6 +31,7 @@ type Event struct {
 	Currency receipt.Currency
 	// Result is set on Approved and Declined, but for an offline
 	// approval: its Approved event comes as soon as the queue committed
-	// it, before the journal has the record (see the package doc).
+	// it and the display log has it, before the journal has the record
+	// (see the package doc).
 	Result *Result
 }

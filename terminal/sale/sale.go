@@ -23,35 +23,39 @@
 // # Offline approvals and crashes
 //
 // An offline approval is committed to the offline queue first, held: it
-// counts against the risk limits but is not forwarded. The Approved event
-// follows at once, then the queue's Confirm releases the item for the
-// ledger, and only then is the journal written (another fsync) and Sale
-// returns, so that a display or `posctl tap --events` shows the approval
-// with nothing else in between. What a crash leaves depends on where it
-// strikes:
+// counts against the risk limits but is not forwarded. Its APPROVED line
+// then goes to the display log (see [DisplayLog]) and is synced to disk,
+// the display shows it, the queue's Confirm releases the item for the
+// ledger, and only then is the journal written and Sale returns. The
+// display log is what the cashier's screen shows from: an approval counts
+// as shown once its line is on disk there. What a crash leaves depends on
+// where it strikes:
 //
 //   - before the queue's commit: nothing is stored and nothing was shown;
 //     the card's TC is never presented, so the shopper is not charged.
-//   - inside the commit or between it and the display: the tap is stored
-//     held, and nobody saw it approved. The queue's recovery cancels it
-//     once it is older than the queue's grace period: never charged. (A
-//     killed process's commit survives once SQLite wrote its WAL frame,
-//     before the fsync; that is why showing at the end of Enqueue alone
-//     was not enough.)
-//   - between the display and Confirm's commit: shown but still held, so
-//     it is canceled as above and not charged. This is the residual
-//     window, the merchant's small loss rather than the shopper's double
-//     charge: it lasts from the display's write(2) to Confirm's WAL write,
-//     well under a millisecond against a killed process.
+//   - after the commit, before the APPROVED line is in the log: stored
+//     held, not shown. The queue's recovery finds no line and cancels it:
+//     never charged.
+//   - after the line, before Confirm's commit: shown and still held.
+//     Recovery finds the line and queues it: charged once, as shown.
 //   - after Confirm, before the journal's commit: shown and queued; the
-//     journal lacks the sale. The item is synced like any other, and
-//     NoteSynced adds the sale the journal missed, marked "recovered from
-//     the offline queue", so it is in the batch, the reports and the
-//     reconciliation.
+//     journal lacks the sale. NoteSynced adds it once synced, marked
+//     "recovered from the offline queue", so it is in the batch, the
+//     reports and the reconciliation.
 //
-// The journal never holds an offline sale that was not shown. If Confirm
-// fails, the sale is journaled as shown, with a reason saying it will not
-// be charged, and Sale returns the error.
+// Recovery reads the same display log ([DisplayWitness]) and settles a
+// held item only once its tap is over: the sale holds a shared lock on the
+// log from before the commit until after Confirm, which a killed process
+// drops. So a shopper is charged if and only if the approval was shown,
+// whatever the moment of the crash.
+//
+// The journal never holds an offline sale that was not shown. If writing
+// the line fails, nobody can say whether it reached the disk: the item
+// stays held for recovery to settle by the log, the sale is not
+// journaled, and Sale returns the error. If Confirm fails, recovery
+// confirms the item from the log; the sale is journaled as approved.
+// Without a display log, recovery cannot tell, and a crash between the
+// display and Confirm cancels a shown approval.
 package sale
 
 import (
@@ -130,7 +134,11 @@ type Terminal struct {
 
 	Now   func() time.Time       // nil means time.Now
 	NewID func() (string, error) // terminal transaction ids; required
-	Event func(Event)            // nil drops events
+	// Display is the display log: each event goes to it before Event
+	// sees it. The offline queue's recovery must read the same file (see
+	// the package doc). nil keeps no log.
+	Display *DisplayLog
+	Event   func(Event) // nil drops events
 	// CardTimeout bounds the wait for a card; 0 means 30 s.
 	CardTimeout time.Duration
 	// ReversalTimeout bounds the automatic reversal attempt made right
@@ -164,10 +172,29 @@ func (t *Terminal) now() time.Time {
 	return t.Now()
 }
 
+// emit logs and shows a step of the sale. A line the display log did not
+// take is shown all the same: only an offline approval's line matters
+// (see show).
 func (t *Terminal) emit(e Event) {
+	if t.Display != nil {
+		t.Display.write(e)
+	}
 	if t.Event != nil {
 		t.Event(e)
 	}
+}
+
+// show logs an offline approval, on disk, and only then shows it.
+func (t *Terminal) show(e Event) error {
+	if t.Display != nil {
+		if err := t.Display.write(e); err != nil {
+			return err
+		}
+	}
+	if t.Event != nil {
+		t.Event(e)
+	}
+	return nil
 }
 
 // Sale takes payment of amount (minor units of the terminal's currency).
@@ -242,19 +269,30 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 			rec.Reason = out.Reason
 		}
 	case kernel.Approved:
-		if t.decideOffline(ctx, &rec, out) {
-			// Shown the moment it is stored, then confirmed: see the
-			// package doc. The confirm must not be cut short by a
-			// cancelled ctx, or a tap shown approved is not charged.
-			t.emit(resultEvent(rec, nil))
+		stored, release := t.decideOffline(ctx, &rec, out)
+		if stored {
+			// Logged and shown the moment it is stored, then confirmed:
+			// see the package doc.
+			if err := t.show(resultEvent(rec, nil)); err != nil {
+				release()
+				return res, fmt.Errorf("sale %s: showing the offline approval: %w", id, err)
+			}
 			shown = true
+			// Not cut short by a cancelled ctx: the sooner it is queued,
+			// the sooner it is forwarded.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			confirmErr = t.Queue.Confirm(cctx, id)
 			cancel()
-			if confirmErr != nil {
+			switch {
+			case confirmErr == nil:
+			case t.Display != nil && !errors.Is(confirmErr, offline.ErrCanceled):
+				// On record as shown: recovery queues it.
+				rec.Reason, confirmErr = "queue confirm failed; the sync confirms it from the display log", nil
+			default:
 				rec.Reason = "offline approval not confirmed in the queue; not charged"
 			}
 		}
+		release()
 	case kernel.OnlineRequest:
 		// Written before the request goes out: after a crash, a pending
 		// record tells ResolvePending to reverse it.
@@ -313,13 +351,23 @@ func resultEvent(r batch.Record, res *Result) Event {
 }
 
 // decideOffline runs the offline rules on a card's offline approval and
-// reports whether the queue committed it.
-func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) bool {
+// reports whether the queue committed it. Call release once the approval
+// is shown and confirmed, or at once if it is not: until then the display
+// log tells the queue's recovery that a tap is in progress.
+func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) (stored bool, release func()) {
+	release = func() {}
 	rec.Offline = true
 	t.emit(Event{Kind: OfflineBadge, TxnID: rec.TxnID, Offline: true, Message: "Offline"})
 	if t.Queue == nil {
 		rec.Status, rec.Reason = batch.Declined, "offline approval not available on this terminal"
-		return false
+		return false, release
+	}
+	if t.Display != nil {
+		var err error
+		if release, err = t.Display.hold(); err != nil {
+			rec.Status, rec.Reason = batch.Declined, "display log unavailable"
+			return false, func() {}
+		}
 	}
 	_, err := t.Queue.Enqueue(ctx, offline.Tap{
 		TxnID: rec.TxnID, Amount: rec.Amount, Currency: t.Currency.Alpha, EMV: out.OnlineData,
@@ -331,14 +379,14 @@ func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *ke
 	case err == nil:
 		rec.Status = batch.OfflineApproved
 		rec.ApprovalCode = "OFFLINE"
-		return true
+		return true, release
 	case errors.As(err, &de):
 		rec.Status, rec.Reason = batch.Declined, "offline limit "+string(de.Limit)
 	default:
 		// Not stored, so not approved: the goods must not leave.
 		rec.Status, rec.Reason = batch.Declined, "offline store failed"
 	}
-	return false
+	return false, release
 }
 
 // online authorizes an online request with the ledger.
@@ -414,7 +462,9 @@ func issuerAuthData(arpc, arc []byte) string {
 // approval, so an ARQC ends declined, with the limit named.
 func (t *Terminal) decideOfflineAfterOnline(ctx context.Context, rec *batch.Record, out *kernel.Outcome) {
 	reversal, reason := rec.Reversal, rec.Reason
-	t.decideOffline(ctx, rec, out)
+	// Never shown as approved: were it stored, recovery cancels it.
+	_, release := t.decideOffline(ctx, rec, out)
+	release()
 	if rec.Status == batch.Declined {
 		rec.Reason = "unable to go online; " + rec.Reason
 	}

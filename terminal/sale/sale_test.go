@@ -573,8 +573,9 @@ type unconfirmed struct{ *offline.Queue }
 
 func (unconfirmed) Confirm(context.Context, string) error { return errors.New("disk full") }
 
-// TestOfflineConfirmFails checks that a shown approval the queue did not
-// confirm is journaled as not charged and reported as an error.
+// TestOfflineConfirmFails checks that, without a display log, a shown
+// approval the queue did not confirm is journaled as not charged and
+// reported as an error (with one, see TestDisplayLogSettles).
 func TestOfflineConfirmFails(t *testing.T) {
 	r := newRig(t, nil)
 	r.t.Queue = unconfirmed{r.queue}
