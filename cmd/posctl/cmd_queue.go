@@ -32,6 +32,10 @@ func init() {
 // defaultQueueDB is where the terminal keeps its offline queue.
 const defaultQueueDB = "tappos-offline.db"
 
+// defaultDisplayLog is where posctl tap logs what it showed, and where
+// posctl sync reads it.
+const defaultDisplayLog = "tappos-display.log"
+
 const queueStatusUsage = `usage: posctl queue status [--queue FILE] [--json]
 
 Shows what the offline queue holds: the unsent items (queued and sending)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -157,10 +158,23 @@ func queueStubLedger(t *testing.T) (*httptest.Server, *int) {
 	return srv, posts
 }
 
+// displayLog writes a display log next to the queue file, as posctl tap
+// would have, and returns its path.
+func displayLog(t *testing.T, queue, lines string) string {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(queue), "display.log")
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestSync(t *testing.T) {
 	path := newTestQueue(t, 3)
+	// The held tap was killed before its approval was shown.
+	dl := displayLog(t, path, "APPROVED t-0 12.50 EUR\nPRESENT_CARD t-held 12.53 EUR\nPROCESSING t-held\n")
 	srv, posts := queueStubLedger(t)
-	code, out, errs := queueRun(t, "sync", "--queue", path, "--ledger", srv.URL, "--key", "k", "--batch", "2")
+	code, out, errs := queueRun(t, "sync", "--queue", path, "--display-log", dl, "--ledger", srv.URL, "--key", "k", "--batch", "2")
 	if code != 0 || !strings.Contains(out, "sent 3, answered 3") || !strings.Contains(out, "3 accepted") {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
@@ -171,7 +185,7 @@ func TestSync(t *testing.T) {
 	if code != 0 || strings.Count(out, "accepted") != 3 {
 		t.Errorf("after sync:\n%s", out)
 	}
-	// The held tap, past the grace period, was canceled, not sent.
+	// The held tap, not in the display log, was canceled, not sent.
 	code, out, _ = queueRun(t, "queue", "list", "--queue", path, "--state", "canceled")
 	if code != 0 || !strings.Contains(out, "t-held") || !strings.Contains(out, "approval never shown") {
 		t.Errorf("canceled after sync:\n%s", out)
@@ -181,9 +195,31 @@ func TestSync(t *testing.T) {
 		t.Errorf("status after sync:\n%s", out)
 	}
 
+	t.Run("held and shown", func(t *testing.T) {
+		path := newTestQueue(t, 1)
+		dl := displayLog(t, path, "PRESENT_CARD t-held 12.51 EUR\nAPPROVED t-held 12.51 EUR\n")
+		srv, posts := queueStubLedger(t)
+		code, out, errs := queueRun(t, "sync", "--queue", path, "--display-log", dl, "--ledger", srv.URL, "--key", "k")
+		if code != 0 || !strings.Contains(out, "sent 2, answered 2") || *posts != 2 {
+			t.Fatalf("exit %d, %d postings: %s %s", code, *posts, out, errs)
+		}
+		if code, out, _ := queueRun(t, "queue", "list", "--queue", path, "--state", "accepted"); code != 0 || !strings.Contains(out, "t-held") {
+			t.Errorf("the shown held tap was not sent:\n%s", out)
+		}
+	})
+	t.Run("no display log", func(t *testing.T) {
+		path := newTestQueue(t, 1)
+		srv, posts := queueStubLedger(t)
+		code, _, errs := queueRun(t, "sync", "--queue", path, "--display-log", filepath.Join(t.TempDir(), "nope.log"),
+			"--ledger", srv.URL, "--key", "k", "--max-failures", "1")
+		if code != 1 || !strings.Contains(errs, "display log") || *posts != 0 {
+			t.Errorf("exit %d, %d postings: %s", code, *posts, errs)
+		}
+	})
 	t.Run("ledger down", func(t *testing.T) {
 		path := newTestQueue(t, 1)
-		code, _, errs := queueRun(t, "sync", "--queue", path, "--ledger", "http://127.0.0.1:1", "--max-failures", "1", "--json")
+		dl := displayLog(t, path, "")
+		code, _, errs := queueRun(t, "sync", "--queue", path, "--display-log", dl, "--ledger", "http://127.0.0.1:1", "--max-failures", "1", "--json")
 		if code != 1 || !strings.Contains(errs, "ledger unavailable") {
 			t.Errorf("exit %d: %s", code, errs)
 		}

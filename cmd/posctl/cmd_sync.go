@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tappos/offline"
+	"tappos/terminal/sale"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 }
 
 const syncUsage = `usage: posctl sync --ledger URL --key KEY [--queue FILE] [--terminal-key FILE]
-                  [--batch N] [--timeout D] [--max-failures N] [--json]
+                  [--display-log FILE] [--batch N] [--timeout D] [--max-failures N] [--json]
 
 Forwards the offline queue's unsent items to the ledger now, in batches,
 each with its transaction id as idempotency key, retrying with backoff, and
@@ -30,12 +31,19 @@ records the ledger's answers (accepted, declined, booked_overdraft) in the
 queue. Items another sync left half-sent are sent again; the ledger books
 each once. Exits 0 when the queue is empty, 1 otherwise.
 
+Taps a crash left held (committed, not confirmed) are settled first by the
+display log posctl tap wrote (--display-log): one whose APPROVED line is
+there was shown, and is queued and sent; one whose line is not is canceled
+("approval never shown"). A held tap is settled only once no posctl tap is
+between its commit and its confirm (they lock the display log), or once it
+is older than a minute. The display log must exist when a tap is held.
+
 The terminal key opens the sealed card data: --terminal-key names a file of
 mode 0600 (32 bytes or 64 hex digits), or $TAPPOS_TERMINAL_KEY holds it.
 
 Example:
   posctl sync --ledger http://127.0.0.1:8080 --key "$TAPPOS_LEDGER_KEY" \
-    --queue tappos-offline.db --terminal-key /etc/tappos/terminal.key
+    --queue tappos-offline.db --display-log tappos-display.log --terminal-key /etc/tappos/terminal.key
 
 Flags:
 `
@@ -45,6 +53,7 @@ func runSync(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, syncUsage); fs.PrintDefaults() }
 	path := fs.String("queue", defaultQueueDB, "the offline queue (SQLite `FILE`)")
+	displayLog := fs.String("display-log", defaultDisplayLog, "the display log posctl tap wrote (`FILE`), read to settle held taps")
 	keyFile := fs.String("terminal-key", "", "terminal key `FILE` sealing the offline queue (default: $"+offline.KeyEnv+")")
 	ledgerURL := fs.String("ledger", os.Getenv("TAPPOS_LEDGER"), "ledger base `URL` (default: $TAPPOS_LEDGER)")
 	apiKey := fs.String("key", os.Getenv("TAPPOS_LEDGER_KEY"), "the terminal's ledger API `KEY` (default: $TAPPOS_LEDGER_KEY)")
@@ -68,7 +77,7 @@ func runSync(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "posctl sync: %v\n", err)
 		return 1
 	}
-	q, err := offline.Open(*path, offline.Options{Key: key})
+	q, err := offline.Open(*path, offline.Options{Key: key, Witness: sale.DisplayWitness(*displayLog)})
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl sync: %v\n", err)
 		return 1

@@ -264,6 +264,7 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 
 const tapUsage = `usage: posctl tap --amount AMOUNT [--currency CODE] [--reader NAME] [--allow-virtual]
                  [--ledger URL --key KEY] [--offline-only] [--json] [--events] [--receipt]
+                 [--display-log FILE]
                  [--offline-limit AMOUNT] [--offline-max-amount AMOUNT] [--offline-max-count N]
                  [--offline-max-age D] [--offline-same-card N] [--config FILE]
 
@@ -276,14 +277,21 @@ An offline approval needs the card's TC with ODA passed and must be within
 the offline limits (--offline-*; amounts in the terminal's currency, 0 turns
 a limit off); a decline names the limit that refused it.
 
---events prints each step of the sale on stdout as it happens, one line
-"KIND TXN_ID" (PRESENT_CARD, PROCESSING, REMOVE_CARD, OFFLINE, AUTHORISING,
-APPROVED, DECLINED, FAILED), before the report. An offline APPROVED line is
-written the moment the offline queue has committed the tap, before the
-journal. A process killed inside that commit (SQLite's fsync, milliseconds)
-or between it and the line leaves a stored tap nobody saw approved; it
-syncs like any other and comes back into the journal as "recovered from the
-offline queue", where it can be refunded.
+Each step of the sale is appended to the display log (--display-log), one
+line "KIND TXN_ID", with " AMOUNT CODE" on PRESENT_CARD, APPROVED and
+DECLINED: the terminal's electronic journal of what its screen showed, and
+what the screen shows from. --events prints the same steps on stdout, as
+they happen, before the report (kinds: PRESENT_CARD, PROCESSING,
+REMOVE_CARD, OFFLINE, AUTHORISING, APPROVED, DECLINED, FAILED).
+
+An offline approval is committed to the offline queue held, then its
+APPROVED line is written to the display log and synced to disk, then it is
+printed, then the queue confirms it. It is charged if and only if its line
+is in the display log: a process killed in between leaves it held, and
+posctl sync, reading the same display log, queues it if the line is there
+and cancels it if not. One killed after the confirm, before the journal,
+comes back into the journal once synced, as "recovered from the offline
+queue", where it can be refunded.
 
 Prints outcome (the kernel's), result (the sale's: APPROVED, OFFLINE_APPROVED,
 DECLINED, REVERSED), kernel, aid, masked pan, cvm, cryptogram_type,
@@ -298,7 +306,8 @@ Example:
       --config testdata/terminal/cn-shop.json
 
 Example (offline only, at most 5 unsent taps of a card, steps as they happen):
-  posctl tap --amount 8.00 --offline-only --offline-same-card 5 --events
+  posctl tap --amount 8.00 --offline-only --offline-same-card 5 --events \
+      --display-log /var/lib/tappos/display.log
 
 Flags:
 `
@@ -345,6 +354,7 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	offlineOnly := fs.Bool("offline-only", false, "do not contact the ledger: offline decisions only")
 	asJSON := fs.Bool("json", false, "print JSON")
 	events := fs.Bool("events", false, "print each step of the sale as a line \"KIND TXN_ID\" as it happens")
+	displayLog := fs.String("display-log", defaultDisplayLog, "the display log `FILE`, appended to: what the screen showed; posctl sync reads it")
 	pf.limits = addLimitFlags(fs)
 	printReceipt := fs.Bool("receipt", false, "print the receipt too")
 	qrFile := fs.String("qr", "", "write the e-receipt link's QR code to `FILE` (PNG)")
@@ -398,6 +408,13 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	}
 	defer r.Close()
 	p.term.Reader = r
+	d, err := sale.OpenDisplayLog(*displayLog)
+	if err != nil {
+		fmt.Fprintf(stderr, "posctl tap: %v\n", err)
+		return 1
+	}
+	defer d.Close()
+	p.term.Display = d
 	p.term.Kernel = &kernel.Kernel{Config: p.cfg, CAKeys: keys, Rand: posRand, Now: posNow}
 	p.term.CardTimeout = *wait
 	if p.client != nil {
@@ -405,8 +422,8 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	}
 	p.term.Event = func(e sale.Event) {
 		if *events {
-			// One write(2), unbuffered: the line is out before the
-			// sale goes on (see the package doc of terminal/sale).
+			// An echo of the display log, after it: one write(2),
+			// unbuffered, out before the sale goes on.
 			fmt.Fprintf(stdout, "%s %s\n", strings.ToUpper(string(e.Kind)), e.TxnID)
 		}
 		if e.Kind == sale.PresentCard {

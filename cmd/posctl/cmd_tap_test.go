@@ -105,6 +105,9 @@ func (s *shop) run(online bool, args ...string) (string, int) {
 	s.t.Helper()
 	args = append(args, "--config", filepath.Join("testdata", "tap", "cn-shop.json"),
 		"--journal", filepath.Join(s.dir, "journal.db"), "--queue", filepath.Join(s.dir, "offline.db"))
+	if args[0] == "tap" {
+		args = append(args, "--display-log", filepath.Join(s.dir, "display.log"))
+	}
 	if online {
 		args = append(args, "--ledger", s.ledger.URL, "--key", "terminal key")
 	}
@@ -300,6 +303,13 @@ func TestTapOfflineLimits(t *testing.T) {
 		}
 		if strings.Join(ev, " ") != strings.Join(want, " ") {
 			t.Errorf("events %q, want %q", ev, want)
+		}
+		// The display log has the same steps, amounts on the first and last.
+		id := rep.TxnID
+		b, err := os.ReadFile(filepath.Join(s.dir, "display.log"))
+		if want := "PRESENT_CARD " + id + " 5.00 CNY\nPROCESSING " + id + "\nREMOVE_CARD " + id + "\nOFFLINE " + id +
+			"\nAPPROVED " + id + " 5.00 CNY\n"; err != nil || string(b) != want {
+			t.Errorf("display log %q (%v), want %q", b, err, want)
 		}
 	})
 	tests := []struct {

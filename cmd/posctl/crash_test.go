@@ -43,9 +43,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// Phases of a tap, as its --events lines show them; a kill is counted by
-// the last line its process wrote.
-var crashPhases = []string{"starting", "PRESENT_CARD", "PROCESSING", "REMOVE_CARD", "OFFLINE", "APPROVED", "finished"}
+// eventKinds are the --events lines a tap prints before its report.
+var eventKinds = []string{"PRESENT_CARD", "PROCESSING", "REMOVE_CARD", "OFFLINE", "APPROVED"}
+
+// Phases of a tap, as its display log lines show them, and whether it
+// printed its APPROVED line too; a kill is counted by the last line its
+// process wrote.
+var crashPhases = []string{"starting", "PRESENT_CARD", "PROCESSING", "REMOVE_CARD", "OFFLINE",
+	"APPROVED logged", "APPROVED printed", "finished"}
 
 const (
 	// crashKills is the least number of taps killed; the loop runs until
@@ -55,21 +60,26 @@ const (
 	// A quarter of the kills land anywhere in the first crashEarly of a
 	// tap (start, waiting for pcscd to see the card); the rest within
 	// crashLate of the card being seen, spread over the kernel, the
-	// queue's commit, the report, the journal and the exit.
+	// queue's commit, the display log's write and sync, the confirm, the
+	// report, the journal and the exit.
 	crashEarly = 500 * time.Millisecond
 	crashLate  = 30 * time.Millisecond
 )
 
 // TestTapCrash is issue 5's crash test. It taps the offline Visa card
-// through pcscd again and again with `posctl tap --offline-only --events`,
-// killing the process with SIGKILL at random moments, then syncs the queue
-// into a real ledger with `posctl sync`. No tap that was not reported
-// APPROVED is booked: one killed inside the queue's commit, between the
-// OFFLINE line and the APPROVED line, is left held and never forwarded
-// (see the package doc of terminal/sale). Every tap reported APPROVED is
-// booked exactly once, except one killed between its report and the
-// queue's confirm, left held too: the test counts those, shown but not
-// charged, and they must be rare. The queue's totals are the ledger's. The
+// through pcscd again and again with `posctl tap --offline-only`, killing
+// the process with SIGKILL at random moments, then syncs the queue into a
+// real ledger with `posctl sync`.
+//
+// A tap "reported APPROVED" is one whose APPROVED line is in the display
+// log (--display-log): the file the cashier's screen shows from, written
+// and synced before the line is printed or the queue confirms the tap.
+// The test holds strictly that every reported tap is booked exactly once
+// and no other tap is: a kill between the display log and the queue's
+// confirm leaves a shown tap held, and the sync's recovery, reading the
+// same display log, queues it; a kill between the queue's commit and the
+// display log leaves an unseen tap held, and recovery cancels it (see the
+// package doc of terminal/sale). The queue's totals are the ledger's. The
 // journal, written after the confirm, never holds a sale that was not
 // reported, and holds every booked one once NoteSynced recovered those a
 // kill cut off.
@@ -81,6 +91,7 @@ func TestTapCrash(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	queuePath, journalPath := filepath.Join(dir, "offline.db"), filepath.Join(dir, "journal.db")
+	displayPath := filepath.Join(dir, "display.log")
 	var key offline.Key
 	copy(key[:], "terminal key of the crash test..")
 	env := append(os.Environ(), posctlEnv+"=1", offline.KeyEnv+"="+hex.EncodeToString(key[:]), modeEnv+"=test",
@@ -98,10 +109,13 @@ func TestTapCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reported := map[string]int64{} // txn id → amount, for every APPROVED line
-	cut := map[string]bool{}       // taps killed inside the queue's commit: after OFFLINE, before APPROVED
+	display := &displayReader{path: displayPath}
+	reported := map[string]int64{} // txn id → amount, for every APPROVED line in the display log
+	unseen := map[string]bool{}    // killed after OFFLINE, before the APPROVED line: maybe held, never shown
+	killedShown := map[string]bool{}
+	printed := map[string]bool{} // APPROVED printed on stdout too
 	phases := map[string]int{}
-	var commits []time.Duration // OFFLINE to APPROVED, when both came
+	var commits []time.Duration // OFFLINE to APPROVED on stdout, when both came
 	kills := 0
 	start := time.Now()
 	for i := 0; kills < crashKills && i < crashMaxTaps; i++ {
@@ -116,6 +130,7 @@ func TestTapCrash(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "tap", "--amount", fmt.Sprintf("%d.%02d", amount/100, amount%100),
 			"--offline-only", "--events", "--json", "--reader", slot.Reader, "--wait", "5s",
 			"--config", filepath.Join("testdata", "tap", "cn-shop.json"), "--journal", journalPath, "--queue", queuePath,
+			"--display-log", displayPath,
 			"--offline-same-card", "1000", "--offline-max-count", "1000", "--offline-max-amount", "10000.00")
 		cmd.Env = env
 		var stderr strings.Builder
@@ -144,31 +159,56 @@ func TestTapCrash(t *testing.T) {
 			t.Fatalf("tap %d: the card's PAN in the output", i)
 		}
 
+		// What the screen showed of this tap: the lines it added.
+		logged := display.next(t)
 		phase, id := "starting", ""
+		for _, l := range logged {
+			if id != "" && l.txnID != id {
+				t.Fatalf("tap %d: display log lines of %s and %s", i, id, l.txnID)
+			}
+			phase, id = l.kind, l.txnID
+			if l.kind == "APPROVED" {
+				if _, dup := reported[id]; dup {
+					t.Fatalf("tap %d: %s in the display log as approved twice", i, id)
+				}
+				if want := fmt.Sprintf("%d.%02d CNY", amount/100, amount%100); l.amount != want {
+					t.Errorf("tap %d: %s shown approved for %s, tapped for %s", i, id, l.amount, want)
+				}
+				reported[id] = amount
+			}
+		}
 		var offlineAt time.Time
 		for _, e := range lines {
-			phase, id = e.kind, e.txnID
+			if e.txnID != id {
+				t.Fatalf("tap %d: printed %s %s, the display log has %q", i, e.kind, e.txnID, id)
+			}
 			switch e.kind {
 			case "OFFLINE":
 				offlineAt = e.at
 			case "APPROVED":
-				if _, dup := reported[id]; dup {
-					t.Fatalf("tap %d: %s reported approved twice", i, id)
-				}
-				reported[id] = amount
+				printed[id] = true
 				commits = append(commits, e.at.Sub(offlineAt))
+			}
+		}
+		if phase == "APPROVED" {
+			phase = "APPROVED logged"
+			if printed[id] {
+				phase = "APPROVED printed"
 			}
 		}
 		var exit *exec.ExitError
 		switch {
-		case werr == nil && phase == "APPROVED":
+		case werr == nil && phase == "APPROVED printed":
 			phase = "finished"
 		case werr == nil:
 			t.Fatalf("tap %d finished without approval: %v\n%s", i, lines, stderr.String())
 		case errors.As(werr, &exit) && exit.ExitCode() == -1: // killed
 			kills++
-			if phase == "OFFLINE" {
-				cut[id] = true
+			switch phase {
+			case "OFFLINE":
+				unseen[id] = true
+			case "APPROVED logged", "APPROVED printed":
+				killedShown[id] = true
 			}
 		default:
 			t.Fatalf("tap %d: %v: %v\n%s", i, werr, lines, stderr.String())
@@ -179,10 +219,15 @@ func TestTapCrash(t *testing.T) {
 	if kills < crashKills {
 		t.Fatalf("%d kills in %d taps, want %d", kills, crashMaxTaps, crashKills)
 	}
+	if b, err := os.ReadFile(displayPath); err != nil || strings.Contains(string(b), prof.PAN) {
+		t.Fatalf("display log: the card's PAN in it, or unreadable (%v)", err)
+	}
 
-	// The queue holds every reported tap, and beyond them only taps
-	// killed inside their commit, held. The journal, written after the
-	// confirm, holds no tap that was not reported, nor one left held.
+	// Before the sync: the queue holds every reported tap, and beyond
+	// them only taps killed after OFFLINE and before their APPROVED line,
+	// held. A reported tap held was killed between the display log and
+	// the confirm. The journal, written after the confirm, holds no tap
+	// that was not reported, nor one left held.
 	q, err := offline.Open(queuePath, offline.Options{Key: key})
 	if err != nil {
 		t.Fatalf("reopening the queue after %d kills: %v", kills, err)
@@ -192,40 +237,31 @@ func TestTapCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charged := map[string]int64{} // the taps the ledger must book: reported and confirmed
-	held := map[string]bool{}
-	unreported, shownHeld := 0, 0
+	queued := map[string]int64{}
+	heldShown, heldUnseen := map[string]bool{}, map[string]bool{}
 	for _, it := range items {
-		_, rep := reported[it.TxnID]
-		if rep && reported[it.TxnID] != it.Amount {
-			t.Errorf("%s queued for %d, reported for %d", it.TxnID, it.Amount, reported[it.TxnID])
-		}
+		queued[it.TxnID] = it.Amount
+		a, rep := reported[it.TxnID]
 		switch {
-		case it.State == offline.StateHeld:
-			held[it.TxnID] = true
-			if rep {
-				shownHeld++
-			} else {
-				unreported++
-			}
+		case rep && a != it.Amount:
+			t.Errorf("%s queued for %d, shown for %d", it.TxnID, it.Amount, a)
+		case rep && it.State == offline.StateHeld:
+			heldShown[it.TxnID] = true
+		case rep && it.State != offline.StateQueued:
+			t.Errorf("%s, shown, is %s before any sync", it.TxnID, it.State)
+		case !rep && it.State != offline.StateHeld:
+			t.Errorf("%s is %s but was never shown approved", it.TxnID, it.State)
+		case !rep && !unseen[it.TxnID]:
+			t.Errorf("%s is held but was neither shown approved nor killed after its OFFLINE line", it.TxnID)
 		case !rep:
-			t.Errorf("%s is %s but was never reported approved", it.TxnID, it.State)
-		default:
-			charged[it.TxnID] = it.Amount
-		}
-		if !rep && !cut[it.TxnID] {
-			t.Errorf("%s is queued but was neither reported approved nor killed inside its commit", it.TxnID)
+			heldUnseen[it.TxnID] = true
 		}
 	}
-	for id := range reported {
-		if _, ok := charged[id]; !ok && !held[id] {
-			t.Errorf("%s was reported approved but is not queued", id)
+	diffSets(t, "queued", filterKeys(queued, func(id string) bool { return !heldUnseen[id] }), reported)
+	for id := range heldShown {
+		if !killedShown[id] {
+			t.Errorf("%s is held, shown, but its tap was not killed after its APPROVED line", id)
 		}
-	}
-	// A kill between the APPROVED line and the confirm's WAL write leaves a
-	// shown tap uncharged: a window of microseconds, so rare.
-	if shownHeld > crashKills/10 {
-		t.Errorf("%d reported taps left held by a kill; the window between report and confirm is meant to be tiny", shownHeld)
 	}
 	j, err := batch.Open(journalPath, batch.Options{})
 	if err != nil {
@@ -235,22 +271,24 @@ func TestTapCrash(t *testing.T) {
 	journaled := journalApprovals(t, j)
 	for id := range journaled {
 		if _, ok := reported[id]; !ok {
-			t.Errorf("%s is in the journal but was never reported approved", id)
+			t.Errorf("%s is in the journal but was never shown approved", id)
 		}
-		if held[id] {
+		if heldShown[id] {
 			t.Errorf("%s is in the journal but held in the queue", id)
 		}
 	}
 
-	// Sync into the ledger, by the command.
+	// Sync into the ledger, by the command, with the display log.
 	l, termID, url, apiKey := crashLedger(t, prof)
-	sync := exec.Command(os.Args[0], "sync", "--ledger", url, "--key", apiKey, "--queue", queuePath, "--json", "--timeout", "30s")
+	sync := exec.Command(os.Args[0], "sync", "--ledger", url, "--key", apiKey, "--queue", queuePath,
+		"--display-log", displayPath, "--json", "--timeout", "30s")
 	sync.Env = env
 	if out, err := sync.CombinedOutput(); err != nil {
 		t.Fatalf("posctl sync: %v\n%s", err, out)
 	}
 
-	// The ledger books exactly the queue, each tap once, and the totals agree.
+	// The ledger books exactly the reported taps, each once, and the
+	// totals agree.
 	var auths []ledger.Authorization
 	err = l.Store().Write(ctx, func(tx ledger.Tx) error {
 		auths, err = tx.Authorizations(ctx, ledger.AuthQuery{Unsettled: []string{termID}})
@@ -268,9 +306,9 @@ func TestTapCrash(t *testing.T) {
 		booked[a.TxnID] = a.Amount
 		ledgerSum += a.Amount
 	}
-	diffSets(t, "booked", booked, charged)
-	if st := l.Stats(); st.Approved != int64(len(charged)) || len(st.Declined) != 0 {
-		t.Errorf("the ledger approved %d and declined %v, want %d approvals", st.Approved, st.Declined, len(charged))
+	diffSets(t, "booked", booked, reported)
+	if st := l.Stats(); st.Approved != int64(len(reported)) || len(st.Declined) != 0 {
+		t.Errorf("the ledger approved %d and declined %v, want %d approvals", st.Approved, st.Declined, len(reported))
 	}
 	q, err = offline.Open(queuePath, offline.Options{Key: key})
 	if err != nil {
@@ -292,10 +330,19 @@ func TestTapCrash(t *testing.T) {
 	if qs.Unsent != 0 || qs.Accepted != len(auths) || queueSum != ledgerSum {
 		t.Errorf("queue: %d unsent, %d accepted for %d; ledger: %d for %d", qs.Unsent, qs.Accepted, queueSum, len(auths), ledgerSum)
 	}
-	// The sync canceled the held taps past the grace period and left the
-	// younger ones held; none was forwarded.
-	if qs.Held+qs.Canceled != len(held) {
-		t.Errorf("queue: %d held and %d canceled, want %d in all", qs.Held, qs.Canceled, len(held))
+	// No tap was in progress: the sync settled every held tap, canceling
+	// exactly the unseen ones.
+	canceled, err := q.List(ctx, offline.ListOptions{Limit: 1 << 20, States: []offline.State{offline.StateCanceled, offline.StateHeld}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range canceled {
+		if it.State != offline.StateCanceled || !heldUnseen[it.TxnID] {
+			t.Errorf("%s is %s after the sync; shown: %t", it.TxnID, it.State, heldShown[it.TxnID])
+		}
+	}
+	if len(canceled) != len(heldUnseen) {
+		t.Errorf("%d canceled or held after the sync, want the %d unseen", len(canceled), len(heldUnseen))
 	}
 	if len(auths) > 0 {
 		settle, err := l.Store().Account(ctx, "settle:"+auths[0].MerchantID+":CNY")
@@ -312,17 +359,63 @@ func TestTapCrash(t *testing.T) {
 	if err := term.NoteSynced(ctx, accepted); err != nil {
 		t.Fatal(err)
 	}
-	diffSets(t, "journaled after recovery", journalApprovals(t, j), charged)
+	diffSets(t, "journaled after recovery", journalApprovals(t, j), reported)
 
 	slices.Sort(commits)
 	t.Logf("%d taps in %v, %d killed; last line before the end: %s", kills+phases["finished"], loop.Round(time.Millisecond), kills, phaseCounts(phases))
-	t.Logf("%d reported approved, %d booked once, %d.%02d CNY in all; %d cut before the journal and recovered by NoteSynced",
-		len(reported), len(charged), ledgerSum/100, ledgerSum%100, len(charged)-len(journaled))
-	t.Logf("held, never forwarded: %d killed inside the queue's commit (of %d kills after OFFLINE), %d reported but killed before the confirm (shown, not charged)",
-		unreported, phases["OFFLINE"], shownHeld)
+	t.Logf("%d shown approved, %d booked once, %d.%02d CNY in all; %d cut before the journal and recovered by NoteSynced",
+		len(reported), len(booked), ledgerSum/100, ledgerSum%100, len(reported)-len(journaled))
+	t.Logf("left held by a kill and settled by the sync: %d between the display log's APPROVED and the confirm (queued, booked), %d after the commit and before the line (canceled; of %d kills after OFFLINE)",
+		len(heldShown), len(heldUnseen), phases["OFFLINE"])
 	if len(commits) > 0 {
-		t.Logf("OFFLINE to APPROVED: median %v", commits[len(commits)/2].Round(10*time.Microsecond))
+		t.Logf("OFFLINE to APPROVED printed: median %v", commits[len(commits)/2].Round(10*time.Microsecond))
 	}
+}
+
+// A displayLine is one line of the display log.
+type displayLine struct{ kind, txnID, amount string }
+
+// displayReader reads the display log's new lines, tap after tap.
+type displayReader struct {
+	path string
+	off  int64
+}
+
+func (d *displayReader) next(t *testing.T) []displayLine {
+	t.Helper()
+	b, err := os.ReadFile(d.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[d.off:]
+	n := strings.LastIndexByte(string(b), '\n') + 1 // a write(2) is whole or absent, but be sure
+	d.off += int64(n)
+	var out []displayLine
+	for _, line := range strings.Split(string(b[:n]), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) < 2 {
+			continue
+		}
+		l := displayLine{kind: f[0], txnID: f[1]}
+		if len(f) == 3 {
+			l.amount = f[2]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func filterKeys(m map[string]int64, keep func(string) bool) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range m {
+		if keep(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // waitReleased waits until pcscd has let go of the reader: a killed tap
@@ -368,7 +461,7 @@ func killAt(cmd *exec.Cmd, out io.Reader, early bool, delay time.Duration) []eve
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		kind, id, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !slices.Contains(crashPhases, kind) {
+		if !ok || !slices.Contains(eventKinds, kind) {
 			break // the JSON report: the tap is over
 		}
 		events = append(events, event{kind, id, time.Now()})
@@ -397,14 +490,14 @@ func diffSets(t *testing.T, what string, got, want map[string]int64) {
 	t.Helper()
 	for _, id := range slices.Sorted(maps.Keys(got)) {
 		if a, ok := want[id]; !ok {
-			t.Errorf("%s: %s was never reported approved", what, id)
+			t.Errorf("%s: %s was never shown approved", what, id)
 		} else if a != got[id] {
-			t.Errorf("%s: %s for %d, reported for %d", what, id, got[id], a)
+			t.Errorf("%s: %s for %d, shown for %d", what, id, got[id], a)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := got[id]; !ok {
-			t.Errorf("%s: %s was reported approved but is missing", what, id)
+			t.Errorf("%s: %s was shown approved but is missing", what, id)
 		}
 	}
 }
