@@ -361,8 +361,8 @@ func (p *till) CloseBatch(ctx context.Context) (ui.Reconciliation, error) {
 
 // Queue lists what waits for the ledger.
 func (p *till) Queue(ctx context.Context) ([]ui.QueuedTxn, error) {
-	// Held items are approvals being shown right now, or whose showing a
-	// crash interrupted (the sync cancels those): money at risk all the same.
+	// Held items are approvals being shown right now, or left by a crash
+	// for the sync to settle by the display log: money at risk all the same.
 	items, err := p.queue.List(ctx, offline.ListOptions{States: []offline.State{offline.StateHeld, offline.StateQueued, offline.StateSending}})
 	if err != nil {
 		return nil, err
@@ -405,7 +405,8 @@ func (p *till) SyncNow(ctx context.Context) (ui.SyncResult, error) {
 }
 
 // forward syncs the offline queue every interval while it holds
-// something and the ledger answers, until ctx is done.
+// something, held taps a crash left included, and the ledger answers,
+// until ctx is done.
 func (p *till) forward(ctx context.Context, interval time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -416,7 +417,7 @@ func (p *till) forward(ctx context.Context, interval time.Duration, logger *slog
 		case <-t.C:
 		}
 		st, err := p.queue.Status(ctx)
-		if err != nil || st.Unsent == 0 || p.policy.Mode().WorkOffline {
+		if err != nil || st.Unsent+st.Held == 0 || p.policy.Mode().WorkOffline {
 			continue
 		}
 		hctx, cancel := context.WithTimeout(ctx, time.Second)

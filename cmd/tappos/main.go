@@ -73,7 +73,7 @@ func main() {
 	flag.BoolVar(&o.demo, "demo", false, "embedded ledger, simulated cards and a simulate-tap panel")
 	flag.BoolVar(&o.kiosk, "kiosk", false, "full screen")
 	flag.StringVar(&o.config, "config", "testdata/terminal/cn-shop.json", "terminal configuration (emv/kernel)")
-	flag.StringVar(&o.data, "data", "", "directory for the journal, the offline queue and receipts (default: a temporary directory)")
+	flag.StringVar(&o.data, "data", "", "directory for the journal, the offline queue, the display log and receipts (default: a temporary directory)")
 	flag.StringVar(&o.lang, "lang", "", "language: en or zh-Hans (default: the system's)")
 	flag.StringVar(&o.pin, "pin", "1234", "manager PIN")
 	flag.StringVar(&o.printer, "printer", "", "ESC/POS printer device or file (default: receipts.escpos in the data directory)")
@@ -192,7 +192,14 @@ func run(o options) error {
 		return err
 	}
 	defer journal.Close()
-	queue, err := offline.Open(filepath.Join(o.data, "offline.db"), offline.Options{Key: key, Limits: limits})
+	// The display log records what the screen showed; the queue's
+	// recovery settles a crash's held taps by it.
+	display, err := sale.OpenDisplayLog(filepath.Join(o.data, "display.log"))
+	if err != nil {
+		return err
+	}
+	defer display.Close()
+	queue, err := offline.Open(filepath.Join(o.data, "offline.db"), offline.Options{Key: key, Limits: limits, Witness: display})
 	if err != nil {
 		return err
 	}
@@ -214,7 +221,7 @@ func run(o options) error {
 	}
 	p.t = &sale.Terminal{
 		Kernel: &kernel.Kernel{Config: cfg, CAKeys: caKeys, Rand: rand.Reader, Now: time.Now},
-		Reader: reader, Journal: journal, Host: client, Router: policy, Queue: queue, Currency: cur,
+		Reader: reader, Journal: journal, Host: client, Router: policy, Queue: queue, Currency: cur, Display: display,
 		Header: batch.Header{Merchant: "Demo Café", MerchantID: cfg.MerchantID, TerminalID: cfg.TerminalID},
 		Linker: &receipt.Linker{Base: "https://r.tappos.example", Key: key[:]},
 		NewID:  sale.NewIDs(cfg.TerminalID, time.Now, rand.Reader),
