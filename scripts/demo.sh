@@ -89,7 +89,8 @@ tap() {
   "$BIN/posctl" cardsim --profile "$profile" --vpcd "$VPCD" --once --atc "${atc[$profile]}" \
     >>"$WORK/cardsim.log" 2>&1 &
   local sim=$!
-  TAP=$("$BIN/posctl" tap --amount "$amount" --reader "$READER" --json --wait 10s "${POS[@]}" "$@" 2>>"$WORK/tap.log")
+  TAP=$("$BIN/posctl" tap --amount "$amount" --reader "$READER" --json --wait 10s --display-log "$WORK/display.log" \
+    "${POS[@]}" "$@" 2>>"$WORK/tap.log")
   wait "$sim" 2>/dev/null
   atc[$profile]=$((atc[$profile] + 1))
 }
@@ -164,7 +165,8 @@ start_ledger
 ok "ledgerd is ready again on the same books"
 
 next "The till forwards its offline taps (posctl sync)"
-SYNC=$("$BIN/posctl" sync --queue "$WORK/offline.db" --terminal-key "$WORK/terminal.key" --ledger "$LEDGER" --key "$TERMINAL_KEY" --json)
+SYNC=$("$BIN/posctl" sync --queue "$WORK/offline.db" --display-log "$WORK/display.log" --terminal-key "$WORK/terminal.key" \
+  --ledger "$LEDGER" --key "$TERMINAL_KEY" --json)
 if [ "$(jq -r '.status.unsent' <<<"$SYNC")" = 0 ] && [ "$(jq -r '.status.accepted' <<<"$SYNC")" -ge 2 ]; then
   ok "$(jq -r '.answered' <<<"$SYNC") taps forwarded and accepted by the ledger, each exactly once; nothing left in the queue"
 else
