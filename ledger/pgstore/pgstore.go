@@ -36,6 +36,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
+	// pgx prepares each query once per connection, and after five runs
+	// PostgreSQL may switch a prepared query to a generic plan made when
+	// the tables were still small: a sequential scan that gets slower with
+	// every row. Plan each run for the parameters and table sizes it has.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
@@ -213,10 +218,15 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 	for i, r := range q.Txns {
 		terms[i], txns[i] = r.TerminalID, r.TxnID
 	}
-	rows, err := t.tx.Query(ctx, `SELECT `+authCols+` FROM authorizations WHERE id = ANY($1)
-		OR (terminal_id, txn_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-		OR atc_key = ANY($4)
-		OR (terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
+	// A union of index lookups: ORed together, the transaction pairs'
+	// condition is a hashed subplan that no index serves, and every batch
+	// scanned the whole table.
+	rows, err := t.tx.Query(ctx, `SELECT `+authCols+` FROM authorizations WHERE id IN (
+			SELECT id FROM authorizations WHERE id = ANY($1)
+			UNION SELECT a.id FROM authorizations a JOIN unnest($2::text[], $3::text[]) AS u(terminal_id, txn_id)
+				ON a.terminal_id = u.terminal_id AND a.txn_id = u.txn_id
+			UNION SELECT id FROM authorizations WHERE atc_key = ANY($4)
+			UNION SELECT id FROM authorizations WHERE terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
 		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, q.Unsettled)
 	if err != nil {
 		return nil, err
