@@ -2,6 +2,7 @@ package offline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -83,16 +84,11 @@ func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
 		}
 		return nil, nil
 	}
-	now := q.now().UnixNano()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE seq = ?`)
-	if err != nil {
+	// The same items as the SELECT's, in the same transaction: the first
+	// unsent ones, up to the last one read.
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET state = 'sending', attempts = attempts + 1, updated_at = ?
+		WHERE state IN ('queued', 'sending') AND seq <= ?`, q.now().UnixNano(), seqs[len(seqs)-1]); err != nil {
 		return nil, fmt.Errorf("claiming items: %w", err)
-	}
-	defer stmt.Close()
-	for _, s := range seqs {
-		if _, err := stmt.ExecContext(ctx, now, s); err != nil {
-			return nil, fmt.Errorf("claiming item %d: %w", s, err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claiming items: %w", err)
@@ -109,19 +105,23 @@ func (q *Queue) record(ctx context.Context, results []Result, syncErr error) err
 	}
 	defer tx.Rollback()
 	now := q.now()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = ?, reason = ?, authorization_id = ?,
-		overdraft = ?, updated_at = ? WHERE txn_id = ? AND state IN ('queued', 'sending')`)
-	if err != nil {
-		return fmt.Errorf("recording results: %w", err)
-	}
-	defer stmt.Close()
+	// One statement for the batch: one per item took six times as long
+	// (BenchmarkSyncDrain: 9 s of a 27 s drain, 1.5 s now).
+	rows := make([][]any, 0, len(results))
 	for _, r := range results {
 		if !r.State.final() {
 			return fmt.Errorf("recording result for %s: state %q is not an answer", r.TxnID, r.State)
 		}
-		if _, err := stmt.ExecContext(ctx, r.State, r.Reason, r.AuthorizationID, r.Overdraft, now.UnixNano(), r.TxnID); err != nil {
-			return fmt.Errorf("recording result for %s: %w", r.TxnID, err)
-		}
+		rows = append(rows, []any{r.TxnID, r.State, r.Reason, r.AuthorizationID, r.Overdraft})
+	}
+	answers, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("recording results: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE items SET state = v.value->>1, reason = v.value->>2, authorization_id = v.value->>3,
+		overdraft = v.value->>4, updated_at = ? FROM json_each(?) AS v
+		WHERE items.txn_id = v.value->>0 AND items.state IN ('queued', 'sending')`, now.UnixNano(), answers); err != nil {
+		return fmt.Errorf("recording results: %w", err)
 	}
 	msg := ""
 	if syncErr != nil {
