@@ -36,64 +36,63 @@ type Forwarder interface {
 	Forward(ctx context.Context, batch []Outgoing) ([]Result, error)
 }
 
-// claim marks up to n unsent items as sending and returns them unsealed,
-// oldest first. Items already sending, left by a crash or an earlier
-// failure, are claimed again: the idempotency key makes a resend harmless.
-// Held items are never claimed; those whose tap is over are settled
+// claim marks up to n unsent items after sequence number after as
+// sending and returns them unsealed, oldest first, with the sequence
+// number of the last. Items already sending, left by a crash or an
+// earlier failure, are claimed again: the idempotency key makes a resend
+// harmless. Held items are never claimed; those whose tap is over are settled
 // first, in the same transaction, so an item found shown goes out at once.
-func (q *Queue) claim(ctx context.Context, n int) ([]Outgoing, error) {
+func (q *Queue) claim(ctx context.Context, after int64, n int) (_ []Outgoing, last int64, _ error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("claiming items: %w", err)
+		return nil, 0, fmt.Errorf("claiming items: %w", err)
 	}
 	defer tx.Rollback()
 	settled, err := q.settleHeld(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT seq, txn_id, amount, currency, masked_pan, created_at, sealed
-		FROM items WHERE state IN ('queued', 'sending') ORDER BY seq LIMIT ?`, n)
+		FROM items WHERE state IN ('queued', 'sending') AND seq > ? ORDER BY seq LIMIT ?`, after, n)
 	if err != nil {
-		return nil, fmt.Errorf("claiming items: %w", err)
+		return nil, 0, fmt.Errorf("claiming items: %w", err)
 	}
 	var out []Outgoing
-	var seqs []int64
 	for rows.Next() {
 		var o Outgoing
 		var seq, created int64
 		var sealed []byte
 		if err := rows.Scan(&seq, &o.TxnID, &o.Amount, &o.Currency, &o.MaskedPAN, &created, &sealed); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("claiming items: %w", err)
+			return nil, 0, fmt.Errorf("claiming items: %w", err)
 		}
 		o.CreatedAt = time.Unix(0, created)
 		if o.EMV, err = q.seal.open(o.TxnID, sealed); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("claiming item %d: %w", seq, err)
+			return nil, 0, fmt.Errorf("claiming item %d: %w", seq, err)
 		}
 		out = append(out, o)
-		seqs = append(seqs, seq)
+		last = seq
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claiming items: %w", err)
+		return nil, 0, fmt.Errorf("claiming items: %w", err)
 	}
 	if len(out) == 0 {
 		if settled > 0 {
-			return nil, tx.Commit()
+			return nil, 0, tx.Commit()
 		}
-		return nil, nil
+		return nil, 0, nil
 	}
-	// The same items as the SELECT's, in the same transaction: the first
-	// unsent ones, up to the last one read.
+	// The same items as the SELECT's, in the same transaction.
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET state = 'sending', attempts = attempts + 1, updated_at = ?
-		WHERE state IN ('queued', 'sending') AND seq <= ?`, q.now().UnixNano(), seqs[len(seqs)-1]); err != nil {
-		return nil, fmt.Errorf("claiming items: %w", err)
+		WHERE state IN ('queued', 'sending') AND seq > ? AND seq <= ?`, q.now().UnixNano(), after, last); err != nil {
+		return nil, 0, fmt.Errorf("claiming items: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("claiming items: %w", err)
+		return nil, 0, fmt.Errorf("claiming items: %w", err)
 	}
-	return out, nil
+	return out, last, nil
 }
 
 // record stores the ledger's answers and the sync's outcome. Items with

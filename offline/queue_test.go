@@ -177,7 +177,7 @@ func TestStatus(t *testing.T) {
 	mustEnqueue(t, q, usd)
 	mustEnqueue(t, q, tap("d", testPANs[3], 1))
 	clock.Add(5 * time.Minute)
-	if _, err := q.claim(ctx, 1); err != nil {
+	if _, _, err := q.claim(ctx, 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.record(ctx, []Result{{TxnID: "a", State: StateAccepted}}, nil); err != nil {
@@ -223,7 +223,7 @@ func TestReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer q.Close()
-		out, err := q.claim(context.Background(), 10)
+		out, _, err := q.claim(context.Background(), 0, 10)
 		if err != nil || len(out) != 1 || !bytes.Equal(out[0].EMV, emvData(testPANs[0], 100, 1)) {
 			t.Fatalf("claim after reopen = %v, %v", len(out), err)
 		}
@@ -234,7 +234,7 @@ func TestReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer q.Close()
-		if _, err := q.claim(context.Background(), 10); !errors.Is(err, ErrUnseal) {
+		if _, _, err := q.claim(context.Background(), 0, 10); !errors.Is(err, ErrUnseal) {
 			t.Fatalf("claim with another key: %v, want ErrUnseal", err)
 		}
 	})

@@ -80,18 +80,46 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // batches with backoff, and returns when the queue is empty or ctx ends.
 // After maxFailures consecutive failed batches (0: no limit) it gives up
 // and returns the last error.
+//
+// It goes through the queue in passes, oldest item first, claiming the
+// next batch while one travels to the ledger. A failed batch is sent
+// again in the next pass; the drain ends with a pass that finds nothing
+// to send, which also picks up held items confirmed meanwhile.
 func (s *Syncer) Drain(ctx context.Context, maxFailures int) (SyncReport, error) {
 	batch, lo, hi, rnd, sleep, log := s.defaults()
 	var rep SyncReport
 	failures := 0
+	var after int64 // the pass has claimed the items up to here
+	var ahead <-chan claimed
+	defer func() {
+		if ahead != nil {
+			<-ahead // the queue stays in use until the claim is done
+		}
+	}()
 	for {
-		n, answered, err := s.once(ctx, batch)
-		rep.Sent += n
-		rep.Answered += answered
-		if err == nil && n == 0 {
+		var c claimed
+		if ahead != nil {
+			c, ahead = <-ahead, nil
+		} else {
+			c.items, c.last, c.err = s.Queue.claim(ctx, after, batch)
+		}
+		err := c.err
+		if err == nil && len(c.items) == 0 {
+			if after > 0 {
+				after = 0 // another pass, for what this one left
+				continue
+			}
 			st, serr := s.Queue.Status(ctx)
 			rep.Remaining = st.Unsent
 			return rep, serr
+		}
+		if err == nil {
+			after = c.last
+			ahead = s.claimAhead(ctx, c.last, batch)
+			var n, answered int
+			n, answered, err = s.send(ctx, c.items)
+			rep.Sent += n
+			rep.Answered += answered
 		}
 		if err == nil {
 			failures = 0
@@ -115,13 +143,27 @@ func (s *Syncer) Drain(ctx context.Context, maxFailures int) (SyncReport, error)
 	}
 }
 
-// once sends one batch and records the answers. An error means the
+// claimed is the outcome of a claim.
+type claimed struct {
+	items []Outgoing
+	last  int64
+	err   error
+}
+
+// claimAhead claims the batch after item after in the background.
+func (s *Syncer) claimAhead(ctx context.Context, after int64, batch int) <-chan claimed {
+	ch := make(chan claimed, 1)
+	go func() {
+		var c claimed
+		c.items, c.last, c.err = s.Queue.claim(ctx, after, batch)
+		ch <- c
+	}()
+	return ch
+}
+
+// send forwards a batch and records the answers. An error means the
 // batch, or part of it, must be sent again.
-func (s *Syncer) once(ctx context.Context, batch int) (sent, answered int, err error) {
-	items, err := s.Queue.claim(ctx, batch)
-	if err != nil || len(items) == 0 {
-		return 0, 0, err
-	}
+func (s *Syncer) send(ctx context.Context, items []Outgoing) (sent, answered int, err error) {
 	results, ferr := s.Forwarder.Forward(ctx, items)
 	valid := results[:0]
 	want := make(map[string]bool, len(items))

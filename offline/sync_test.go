@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 )
@@ -79,7 +80,7 @@ func TestSyncResumesAfterCrash(t *testing.T) {
 		mustEnqueue(t, q, tap(id, testPANs[0], 100))
 	}
 	f := newFakeLedger(t)
-	claimed, err := q.claim(ctx, 4)
+	claimed, _, err := q.claim(ctx, 0, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,5 +249,57 @@ func TestSyncRun(t *testing.T) {
 	<-done
 	if st, _ := q.Status(context.Background()); st.Unsent != 0 || st.Accepted != 3 {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// failingForwarder fails its call number fail (1 for the first) and
+// records the first item of every call.
+type failingForwarder struct {
+	Forwarder
+	fail  int
+	calls []string
+}
+
+func (f *failingForwarder) Forward(ctx context.Context, b []Outgoing) ([]Result, error) {
+	f.calls = append(f.calls, b[0].TxnID)
+	if len(f.calls) == f.fail {
+		return nil, ErrUnavailable
+	}
+	return f.Forwarder.Forward(ctx, b)
+}
+
+// TestSyncFailedBatchNextPass: the batch claimed while a failing one
+// travels goes next, and the failed one is sent again in the next pass;
+// every item is booked once and counts the attempts it had.
+func TestSyncFailedBatchNextPass(t *testing.T) {
+	clock := newClock()
+	q, _ := openTest(t, clock, &Limits{})
+	ctx := context.Background()
+	ids := txnIDs("p", 10)
+	for _, id := range ids {
+		mustEnqueue(t, q, tap(id, testPANs[0], 100))
+	}
+	f := newFakeLedger(t)
+	fw := &failingForwarder{Forwarder: f.forwarder(), fail: 2}
+	rep, err := newSyncer(q, fw, 3, &noSleep{}).Drain(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 13 || rep.Answered != 10 || rep.Failures != 1 || rep.Remaining != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if want := []string{ids[0], ids[3], ids[6], ids[9], ids[3]}; !slices.Equal(fw.calls, want) {
+		t.Errorf("batches starting at %v, want %v", fw.calls, want)
+	}
+	f.checkPostings(t, ids)
+	items, _ := q.List(ctx, ListOptions{})
+	for i, it := range items {
+		want := 1
+		if i >= 3 && i < 6 {
+			want = 2
+		}
+		if it.State != StateAccepted || it.Attempts != want {
+			t.Errorf("item %s: state %s after %d attempts, want accepted after %d", it.TxnID, it.State, it.Attempts, want)
+		}
 	}
 }
