@@ -584,7 +584,12 @@ func (b *batch) settle(o *op) Result {
 	res.BatchID = b.l.newID("bt")
 	for _, id := range ids {
 		a := b.auths[id]
-		a.BatchID = res.BatchID
+		if a.BatchID == "" {
+			a.BatchID = res.BatchID
+		}
+		if r := a.Refunded - a.RefundSettled; r > 0 {
+			a.RefundSettled, a.RefundBatchID, a.RefundBatchAmount = a.Refunded, res.BatchID, r
+		}
 		b.touch(a)
 	}
 	return res
@@ -596,16 +601,18 @@ func (b *batch) settle(o *op) Result {
 func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
 	items := []BatchItem{}
 	listed := make(map[string]bool)
-	add := func(a *Authorization, key, typ string, amount int64) {
+	add := func(a *Authorization, key, typ string, amount int64, batchID string) {
 		listed[key] = true
 		items = append(items, BatchItem{Key: key, Type: typ, Amount: amount, Currency: a.Currency,
-			AuthorizationID: a.ID, Kind: a.Kind, Channel: a.Channel, BatchID: a.BatchID})
+			AuthorizationID: a.ID, Kind: a.Kind, Channel: a.Channel, BatchID: batchID})
 	}
 	for _, id := range ids {
 		a := b.auths[id]
-		add(a, a.TxnID, ItemPurchase, a.Captured)
-		if a.Refunded > 0 {
-			add(a, RefundsKey(a.TxnID), ItemRefund, a.Refunded)
+		if a.BatchID == "" {
+			add(a, a.TxnID, ItemPurchase, a.Captured, "")
+		}
+		if r := a.Refunded - a.RefundSettled; r > 0 {
+			add(a, RefundsKey(a.TxnID), ItemRefund, r, "")
 		}
 	}
 	for _, key := range slices.Sorted(slices.Values(r.Keys)) {
@@ -617,28 +624,31 @@ func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
 		paid := a.Status == StatusApproved || a.Status == StatusCaptured
 		switch {
 		case refunds:
-			// Refunded is all of a payment's refunds, wherever made.
-			if paid && a.Refunded > 0 {
-				add(a, key, ItemRefund, a.Refunded)
+			// Unsettled refunds are listed above; named ones the ledger
+			// settled already are those of the last batch that did.
+			if paid && a.RefundBatchID != "" {
+				add(a, key, ItemRefund, a.RefundBatchAmount, a.RefundBatchID)
 			}
 		case paid:
-			add(a, key, ItemPurchase, a.Captured)
+			add(a, key, ItemPurchase, a.Captured, a.BatchID)
 		case a.Status == StatusVoided:
-			add(a, key, ItemVoid, a.Amount)
+			add(a, key, ItemVoid, a.Amount, a.BatchID)
 		default:
-			add(a, key, a.Status, a.Amount)
+			add(a, key, a.Status, a.Amount, a.BatchID)
 		}
 	}
 	return items
 }
 
-// unsettled returns the ids of a terminal's unsettled payments in a
-// currency ("" for all), as the batch now sees them.
+// unsettled returns the ids of a terminal's payments in a currency (""
+// for all) that are not settled, or whose refunds are not all, as the
+// batch now sees them.
 func (b *batch) unsettled(terminal, currency string) map[string]bool {
 	ids := make(map[string]bool)
 	for id, a := range b.auths {
-		if a.TerminalID == terminal && (currency == "" || a.Currency == currency) && a.BatchID == "" &&
-			(a.Status == StatusApproved || a.Status == StatusCaptured) {
+		if a.TerminalID == terminal && (currency == "" || a.Currency == currency) &&
+			(a.Status == StatusApproved || a.Status == StatusCaptured) &&
+			(a.BatchID == "" || a.Refunded > a.RefundSettled) {
 			ids[id] = true
 		}
 	}

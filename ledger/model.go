@@ -137,10 +137,16 @@ type Authorization struct {
 	Held         int64 // amount on hold while Status is held
 	Captured     int64 // amount paid to the merchant
 	Refunded     int64
-	ExpiresAt    time.Time // of the hold
-	BatchID      string    // settlement batch; empty until settled
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// RefundSettled is the part of Refunded already in a closed batch:
+	// refunds of one payment may fall in several batches. RefundBatchID
+	// is the last batch that settled some, RefundBatchAmount how much.
+	RefundSettled     int64
+	RefundBatchID     string
+	RefundBatchAmount int64
+	ExpiresAt         time.Time // of the hold
+	BatchID           string    // settlement batch; empty until settled
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // ATCKey returns the key that makes a card's counter value usable once, or

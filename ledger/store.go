@@ -77,7 +77,8 @@ type TxnRef struct {
 
 // AuthQuery selects authorizations by id, by terminal transaction, by
 // the card counter value they used (see [Authorization.ATCKey]), or as
-// the unsettled payments (approved or captured, no batch) of terminals.
+// the unsettled payments of terminals (approved or captured, with no
+// batch or with refunds in none).
 type AuthQuery struct {
 	IDs       []string
 	Txns      []TxnRef
@@ -91,7 +92,7 @@ type Changes struct {
 	Accounts    []Account // new Balance and Held
 	Credentials []Credential
 	NewAuths    []Authorization
-	Auths       []Authorization // new Status, Reason, Held, Captured, Refunded, BatchID, UpdatedAt
+	Auths       []Authorization // new Status, Reason, Held, Captured, Refunded, RefundSettled, BatchID, UpdatedAt
 	Journals    []Journal
 	Overdrafts  []Overdraft
 	Idempotency []IdemRecord

@@ -196,16 +196,19 @@ func (t *pgTx) Credentials(ctx context.Context, tokens []string) ([]ledger.Crede
 	return out, rows.Err()
 }
 
+// authCols are the columns read; a new authorization's refund
+// settlement columns start empty.
 const authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
 	atc, amount, currency, status, reason, approval_code, held, captured, refunded, expires_at, batch_id,
-	created_at, updated_at`
+	created_at, updated_at, refund_settled, refund_batch_id, refund_batch_amount`
 
 func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) {
 	var a ledger.Authorization
 	var exp, created, updated int64
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
-		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated)
+		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated,
+		&a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount)
 	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
@@ -226,7 +229,8 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 			UNION SELECT a.id FROM authorizations a JOIN unnest($2::text[], $3::text[]) AS u(terminal_id, txn_id)
 				ON a.terminal_id = u.terminal_id AND a.txn_id = u.txn_id
 			UNION SELECT id FROM authorizations WHERE atc_key = ANY($4)
-			UNION SELECT id FROM authorizations WHERE terminal_id = ANY($5) AND batch_id = '' AND status IN ('approved', 'captured'))
+			UNION SELECT id FROM authorizations WHERE terminal_id = ANY($5) AND status IN ('approved', 'captured')
+				AND (batch_id = '' OR refunded > refund_settled))
 		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, q.Unsettled)
 	if err != nil {
 		return nil, err
@@ -319,17 +323,22 @@ func (t *pgTx) Apply(ctx context.Context, c *ledger.Changes) error {
 	if len(c.Auths) > 0 {
 		var id, status, reason, batch []string
 		var atcKey []*string
-		var held, captured, refunded, updated []int64
+		var held, captured, refunded, settled, refBatchAmt, updated []int64
+		var refBatch []string
 		for _, a := range c.Auths {
 			id, status, reason, batch = append(id, a.ID), append(status, a.Status), append(reason, a.Reason), append(batch, a.BatchID)
 			held, captured, refunded, updated = append(held, a.Held), append(captured, a.Captured), append(refunded, a.Refunded), append(updated, micros(a.UpdatedAt))
+			settled, refBatch, refBatchAmt = append(settled, a.RefundSettled), append(refBatch, a.RefundBatchID), append(refBatchAmt, a.RefundBatchAmount)
 			atcKey = append(atcKey, nullable(a.ATCKey()))
 		}
 		b.Queue(`UPDATE authorizations a SET status = u.status, reason = u.reason, held = u.held, captured = u.captured,
-			refunded = u.refunded, batch_id = u.batch_id, updated_at = u.updated_at, atc_key = u.atc_key
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::text[])
-			AS u(id, status, reason, held, captured, refunded, batch_id, updated_at, atc_key) WHERE a.id = u.id`,
-			id, status, reason, held, captured, refunded, batch, updated, atcKey)
+			refunded = u.refunded, refund_settled = u.refund_settled, refund_batch_id = u.refund_batch_id,
+			refund_batch_amount = u.refund_batch_amount, batch_id = u.batch_id, updated_at = u.updated_at, atc_key = u.atc_key
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
+				$9::bigint[], $10::text[], $11::bigint[], $12::text[])
+			AS u(id, status, reason, held, captured, refunded, refund_settled, refund_batch_id, refund_batch_amount,
+				batch_id, updated_at, atc_key) WHERE a.id = u.id`,
+			id, status, reason, held, captured, refunded, settled, refBatch, refBatchAmt, batch, updated, atcKey)
 	}
 	if len(c.Journals) > 0 {
 		var id, kind, auth, merchant, channel, memo []string

@@ -183,4 +183,17 @@ CREATE TABLE wallet_owner_keys (
 	// written put an entry on a scattered page of this index: one more
 	// page for every commit to write.
 	`DROP INDEX authorizations_wallet;`,
+	// 4: refunds of one payment may fall in several batches: the part of
+	// refunded already settled, and by which batch last. (A batch close
+	// reads a terminal's authorizations through the unique index on
+	// (terminal_id, txn_id); a partial index of the unsettled ones would
+	// cost every authorization one more scattered index write.)
+	`
+ALTER TABLE authorizations ADD COLUMN refund_settled BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE authorizations ADD COLUMN refund_batch_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE authorizations ADD COLUMN refund_batch_amount BIGINT NOT NULL DEFAULT 0;
+-- Refunds were counted with their payment's batch before.
+UPDATE authorizations SET refund_settled = refunded, refund_batch_id = batch_id, refund_batch_amount = refunded
+	WHERE batch_id != '' AND refunded > 0;
+`,
 }

@@ -236,14 +236,14 @@ const (
 	qIdem              = `SELECT scope, key, hash, result, created_at FROM idempotency WHERE (scope, key) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
 	qCred              = `SELECT ` + credCols + ` FROM credentials WHERE token IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
 	qAcct              = `SELECT ` + acctCols + ` FROM accounts WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
-	qAuthByID          = `SELECT ` + authCols + ` FROM authorizations WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
-	qAuthByTxn         = `SELECT ` + authCols + ` FROM authorizations WHERE (terminal_id, txn_id) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
-	qAuthByATC         = `SELECT ` + authCols + ` FROM authorizations WHERE atc_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
+	qAuthByID          = `SELECT ` + authRead + ` FROM authorizations WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
+	qAuthByTxn         = `SELECT ` + authRead + ` FROM authorizations WHERE (terminal_id, txn_id) IN (SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT) FROM json_each(?))`
+	qAuthByATC         = `SELECT ` + authRead + ` FROM authorizations WHERE atc_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
 	qNewAccounts       = `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAccounts          = `UPDATE accounts SET balance = v.value->>1, held = v.value->>2 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
 	qCredentials       = `UPDATE credentials SET last_atc = v.value->>1 FROM json_each(?) AS v WHERE credentials.id = v.value->>0`
 	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
+	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, refund_settled = ?, refund_batch_id = ?, refund_batch_amount = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
 	qJournals          = `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qOverdrafts        = `INSERT INTO overdrafts (id, auth_id, wallet_id, amount, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qIdempotencyKeys   = `INSERT INTO idempotency (scope, key, hash, result, created_at) VALUES (?, ?, ?, ?, ?)`
@@ -344,16 +344,22 @@ func (t *sqliteTx) Credentials(ctx context.Context, tokens []string) ([]ledger.C
 	return out, err
 }
 
-const authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
+// authCols are the columns a new authorization is written with, authRead
+// the ones read (the refund settlement columns start empty).
+const (
+	authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
 	atc, amount, currency, status, reason, approval_code, held, captured, refunded, expires_at, batch_id,
 	created_at, updated_at`
+	authRead = authCols + `, refund_settled, refund_batch_id, refund_batch_amount`
+)
 
 func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) {
 	var a ledger.Authorization
 	var exp, created, updated int64
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
-		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated)
+		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated,
+		&a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount)
 	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
@@ -389,8 +395,8 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 		}
 	}
 	for _, term := range q.Unsettled {
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+authCols+` FROM authorizations
-			WHERE terminal_id = ? AND batch_id = '' AND status IN ('approved', 'captured')`, term)
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+authRead+` FROM authorizations
+			WHERE terminal_id = ? AND status IN ('approved', 'captured') AND (batch_id = '' OR refunded > refund_settled)`, term)
 		if err != nil {
 			return nil, err
 		}
@@ -548,7 +554,7 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 		}},
 		{"authorizations", qAuthorizations, len(c.Auths), func(i int) []any {
 			a := c.Auths[i]
-			return []any{a.Status, a.Reason, a.Held, a.Captured, a.Refunded, a.BatchID, micros(a.UpdatedAt), nullable(a.ATCKey()), a.ID}
+			return []any{a.Status, a.Reason, a.Held, a.Captured, a.Refunded, a.RefundSettled, a.RefundBatchID, a.RefundBatchAmount, a.BatchID, micros(a.UpdatedAt), nullable(a.ATCKey()), a.ID}
 		}},
 		{"journals", qJournals, len(c.Journals), func(i int) []any {
 			j := c.Journals[i]
@@ -642,7 +648,7 @@ func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error
 
 // Authorization implements [ledger.Store].
 func (s *Store) Authorization(ctx context.Context, id string) (ledger.Authorization, error) {
-	a, err := scanAuth(s.r.QueryRowContext(ctx, `SELECT `+authCols+` FROM authorizations WHERE id = ?`, id))
+	a, err := scanAuth(s.r.QueryRowContext(ctx, `SELECT `+authRead+` FROM authorizations WHERE id = ?`, id))
 	return a, notFound(err, "authorization")
 }
 

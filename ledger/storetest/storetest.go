@@ -513,6 +513,46 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		e.MustVerify(t)
 	})
 
+	t.Run("RefundsAcrossBatches", func(t *testing.T) {
+		e := setup(t)
+		p := e.Auth(t, ledger.AuthPurchase, "r1", 1_000, Tap(t, e.Cards[0], 1_000, 0x80))
+		refund := func(amount int64) {
+			t.Helper()
+			if r, _ := e.Ledger.Refund(ctx, nil, e.Merchant.ID, p.AuthorizationID, amount); r.Outcome != ledger.OutcomeOK {
+				t.Fatalf("refund: %+v", r)
+			}
+		}
+		closeBatch := func(count int, amount int64, keys []string, dry bool) ledger.Result {
+			t.Helper()
+			r, err := e.Ledger.CloseBatch(ctx, nil, e.Merchant.ID, ledger.BatchRequest{TerminalID: e.Terminal.ID,
+				Currency: "EUR", Count: count, Amount: amount, Keys: keys, DryRun: dry})
+			if err != nil || r.Outcome != ledger.OutcomeOK || r.Reason != "" {
+				t.Fatalf("batch close: %+v %v", r, err)
+			}
+			return r
+		}
+		closeBatch(1, 1_000, []string{"r1"}, false)
+		// Each later batch holds the refunds made since the last close,
+		// not all of the payment's.
+		refund(300)
+		second := closeBatch(0, -300, []string{"r1/refunds"}, false)
+		refund(200)
+		closeBatch(0, -200, []string{"r1/refunds"}, false)
+		// A terminal that lost the second close's answer finds the
+		// refunds it named settled by it, were it the last.
+		refund(100)
+		dry := closeBatch(0, -100, []string{"r1/refunds"}, true)
+		if items := *dry.Items; len(items) != 1 || items[0].Amount != 100 || items[0].BatchID != "" {
+			t.Errorf("unsettled refund items %+v", items)
+		}
+		last := closeBatch(0, -100, []string{"r1/refunds"}, false)
+		again := closeBatch(0, -100, []string{"r1/refunds"}, true)
+		if items := *again.Items; len(items) != 1 || items[0].BatchID != last.BatchID || last.BatchID == second.BatchID {
+			t.Errorf("settled refund items %+v, want batch %s", items, last.BatchID)
+		}
+		e.MustVerify(t)
+	})
+
 	t.Run("OfflineOverdraft", func(t *testing.T) {
 		e := setup(t)
 		c, w := e.Cards[0], e.Wallets[0].ID
