@@ -41,6 +41,7 @@ const (
 	ReasonMandateExpired       = "mandate_expired"
 	ReasonConfirmationRequired = "confirmation_required"
 	ReasonBadConfirmation      = "bad_confirmation_code"
+	ReasonConfirmationExpired  = "confirmation_expired"
 	ReasonOutOfStock           = "out_of_stock"
 	ReasonPriceChanged         = "price_changed"
 	ReasonUnknownItem          = "unknown_item"

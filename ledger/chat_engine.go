@@ -245,6 +245,15 @@ func (w *chatBatch) session() (Result, error) {
 		if s.Status != SessionAuthRequired {
 			return sessionResult(&s, OutcomeRejected, ReasonInvalidState), nil
 		}
+		// A code is good for a while only: one read off a screen or a
+		// message later must not pay for anything.
+		if w.b.now.Sub(s.UpdatedAt) > w.b.l.confirmTTL {
+			s.Status, s.Reason, s.ConfirmationCode = SessionCanceled, ReasonConfirmationExpired, ""
+			if err := w.save(&s, &ChatChanges{}); err != nil {
+				return Result{}, err
+			}
+			return sessionResult(&s, OutcomeRejected, ReasonConfirmationExpired), nil
+		}
 		if subtle.ConstantTimeCompare([]byte(s.ConfirmationCode), []byte(strings.ToUpper(c.code))) != 1 {
 			return sessionResult(&s, OutcomeRejected, ReasonBadConfirmation), nil
 		}

@@ -25,20 +25,24 @@ type Config struct {
 	Rand   io.Reader        // default crypto/rand.Reader
 	Logger *slog.Logger     // default slog.Default()
 
-	HoldTTL  time.Duration // how long a pre-authorization holds funds; default 7 days
-	MaxBatch int           // most requests per database transaction; default 512
+	HoldTTL time.Duration // how long a pre-authorization holds funds; default 7 days
+	// ConfirmTTL is how long a chat purchase's confirmation code stays
+	// valid after the session last changed; default 15 minutes.
+	ConfirmTTL time.Duration
+	MaxBatch   int // most requests per database transaction; default 512
 }
 
 // A Ledger posts payments. It is safe for concurrent use.
 type Ledger struct {
-	store    Store
-	tok      *Tokenizer
-	issuers  []IssuerKey
-	crypto   Cryptograms
-	now      func() time.Time
-	log      *slog.Logger
-	holdTTL  time.Duration
-	maxBatch int
+	store      Store
+	tok        *Tokenizer
+	issuers    []IssuerKey
+	crypto     Cryptograms
+	now        func() time.Time
+	log        *slog.Logger
+	holdTTL    time.Duration
+	confirmTTL time.Duration
+	maxBatch   int
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -80,9 +84,10 @@ func New(cfg Config) (*Ledger, error) {
 	l := &Ledger{
 		store: cfg.Store, tok: tok, issuers: cfg.Issuers, crypto: cfg.Cryptograms,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, holdTTL: cfg.HoldTTL, maxBatch: cfg.MaxBatch,
-		queue:    make(chan *op, 4096),
-		stop:     make(chan struct{}),
-		inflight: make(map[IdemKey]bool),
+		confirmTTL: cfg.ConfirmTTL,
+		queue:      make(chan *op, 4096),
+		stop:       make(chan struct{}),
+		inflight:   make(map[IdemKey]bool),
 	}
 	l.stats.Declined = make(map[string]int64)
 	if l.now == nil {
@@ -99,6 +104,9 @@ func New(cfg Config) (*Ledger, error) {
 	}
 	if l.holdTTL == 0 {
 		l.holdTTL = 7 * 24 * time.Hour
+	}
+	if l.confirmTTL == 0 {
+		l.confirmTTL = 15 * time.Minute
 	}
 	if l.maxBatch == 0 {
 		l.maxBatch = 512

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"tappos/ledger"
 	"tappos/ledger/checkout"
@@ -165,6 +166,33 @@ func TestConfirmAfterTopUp(t *testing.T) {
 	}
 	if got := e.Balance(t, e.Wallet.ID); got != 100_00-89_00 {
 		t.Errorf("balance %d", got)
+	}
+	e.Verify(t)
+}
+
+// TestConfirmExpires: a confirmation code is good for 15 minutes; a later
+// confirm cancels the session and charges nothing.
+func TestConfirmExpires(t *testing.T) {
+	e := checkouttest.Start(t, checkouttest.Options{Balance: 100_00})
+	var r checkout.Response
+	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions", "c", checkout.SessionRequest{WalletID: e.Wallet.ID,
+		MerchantID: e.Merchant.ID, Items: []ledger.ItemRequest{{SKU: "GRD-1", Quantity: 1}}}, &r); s != http.StatusOK {
+		t.Fatalf("create: HTTP %d", s)
+	}
+	id := r.Object.(map[string]any)["id"].(string)
+	var s ledger.CheckoutSession
+	e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id+"/complete", "p", struct{}{}, nil)
+	e.Do(t, e.AgentKey, "GET", "/v1/checkout_sessions/"+id, "", nil, &s)
+	if s.Status != ledger.SessionAuthRequired || s.ConfirmationCode == "" {
+		t.Fatalf("complete above the mandate: %+v", s)
+	}
+	e.Clock.Advance(15*time.Minute + time.Second)
+	if st := e.Do(t, e.OwnerKey, "POST", "/v1/checkout_sessions/"+id+"/confirm", "late", checkout.ConfirmRequest{Code: s.ConfirmationCode}, &r); st != http.StatusConflict ||
+		r.Result.Reason != ledger.ReasonConfirmationExpired || r.Result.Status != ledger.SessionCanceled {
+		t.Fatalf("late confirm: HTTP %d %+v", st, r.Result)
+	}
+	if got := e.Balance(t, e.Wallet.ID); got != 100_00 {
+		t.Errorf("balance %d after an expired confirmation", got)
 	}
 	e.Verify(t)
 }
