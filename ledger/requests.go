@@ -348,6 +348,26 @@ func (l *Ledger) CreateAPIKey(ctx context.Context, role, merchantID, terminalID 
 	return k, secret, nil
 }
 
+// RevokeAPIKeys revokes an API key by its id, or every key of a
+// terminal (a stolen till) when id is empty, and returns how many it
+// revoked. Servers stop trusting a revoked key within their key cache's
+// lifetime (30 seconds).
+func (l *Ledger) RevokeAPIKeys(ctx context.Context, id, terminalID string) (int64, error) {
+	if (id == "") == (terminalID == "") {
+		return 0, fmt.Errorf("%w: name a key or a terminal", ErrInvalid)
+	}
+	var n int64
+	err := l.store.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.RevokeAPIKeys(ctx, id, terminalID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoking keys: %w", err)
+	}
+	return n, nil
+}
+
 // IsRequestError reports whether err is the caller's fault.
 func IsRequestError(err error) bool {
 	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrKeyReused) || errors.Is(err, ErrInFlight)

@@ -67,6 +67,9 @@ type Tx interface {
 	CreateTerminal(ctx context.Context, t Terminal) error
 	CreateCredential(ctx context.Context, c Credential) error
 	CreateAPIKey(ctx context.Context, k APIKey) error
+	// RevokeAPIKeys revokes the key with the id, or every key of the
+	// terminal when id is empty, and returns how many it revoked.
+	RevokeAPIKeys(ctx context.Context, id, terminalID string) (int64, error)
 }
 
 // A TxnRef names an authorization by its terminal's transaction id.

@@ -17,6 +17,7 @@ import (
 const adminUsage = `ledgerd merchant add --name NAME
 ledgerd terminal add --merchant ID --name NAME      (prints the terminal's API key)
 ledgerd key add --role admin|manager|terminal|agent [--merchant ID] [--terminal ID]
+ledgerd key revoke --id KEY_ID | --terminal ID      (every key of the terminal; servers notice within 30 s)
 ledgerd wallet add --currency EUR [--owner TEXT] [--limit MINOR]
 ledgerd wallet deposit --wallet ID --amount MINOR --currency EUR
 ledgerd wallet link-card --wallet ID                (reads the PAN from standard input)`
@@ -35,6 +36,7 @@ func admin(ctx context.Context, noun string, args []string, stdin io.Reader, std
 	name := fs.String("name", "", "name")
 	merchant := fs.String("merchant", "", "merchant `id`")
 	terminal := fs.String("terminal", "", "terminal `id`")
+	keyID := fs.String("id", "", "API key `id`")
 	role := fs.String("role", "", "key role: admin, manager, terminal or agent")
 	currency := fs.String("currency", "EUR", "ISO 4217 currency")
 	owner := fs.String("owner", "", "wallet owner, free text")
@@ -88,6 +90,15 @@ func admin(ctx context.Context, noun string, args []string, stdin io.Reader, std
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "key %s %s %s\n", k.ID, k.Role, key)
+	case "key revoke":
+		n, err := l.RevokeAPIKeys(ctx, *keyID, *terminal)
+		if err != nil {
+			return fail(err)
+		}
+		if n == 0 {
+			return fail(errors.New("no such key, or revoked already"))
+		}
+		fmt.Fprintf(stdout, "revoked %d key(s)\n", n)
 	case "wallet add":
 		w, err := l.CreateWallet(ctx, *owner, *currency, *limit)
 		if err != nil {

@@ -187,7 +187,7 @@ func TestVerifyCommand(t *testing.T) {
 func TestAdminCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ledger.db")
-	var merchant, wallet string
+	var merchant, wallet, terminal, key string
 	steps := []struct {
 		name  string
 		args  func() []string
@@ -196,8 +196,10 @@ func TestAdminCommands(t *testing.T) {
 		save  *string
 	}{
 		{"merchant", func() []string { return []string{"merchant", "add", "--name", "Kiosk"} }, "", `merchant (\S+)`, &merchant},
-		{"terminal", func() []string { return []string{"terminal", "add", "--merchant", merchant, "--name", "till"} }, "", `terminal \S+ key tpk_\S+`, nil},
-		{"manager key", func() []string { return []string{"key", "add", "--role", "manager", "--merchant", merchant} }, "", `key \S+ manager tpk_`, nil},
+		{"terminal", func() []string { return []string{"terminal", "add", "--merchant", merchant, "--name", "till"} }, "", `terminal (\S+) key tpk_\S+`, &terminal},
+		{"manager key", func() []string { return []string{"key", "add", "--role", "manager", "--merchant", merchant} }, "", `key (\S+) manager tpk_`, &key},
+		{"revoke key", func() []string { return []string{"key", "revoke", "--id", key} }, "", `revoked (1) key`, nil},
+		{"revoke terminal", func() []string { return []string{"key", "revoke", "--terminal", terminal} }, "", `revoked (1) key`, nil},
 		{"wallet", func() []string { return []string{"wallet", "add", "--currency", "EUR"} }, "", `wallet (\S+) EUR`, &wallet},
 		{"deposit", func() []string { return []string{"wallet", "deposit", "--wallet", wallet, "--amount", "2500"} }, "", `balance 2500 EUR`, nil},
 		{"card", func() []string { return []string{"wallet", "link-card", "--wallet", wallet} }, "5413330089010345\n", `card 541333\*\*\*\*\*\*0345 linked`, nil},

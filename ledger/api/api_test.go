@@ -125,6 +125,23 @@ func post(t testing.TB, c *client.Client, path, key string, body any) client.Res
 	return r
 }
 
+// TestRevokedKey: a revoked key is refused once the server's key cache
+// lets go of it, within 30 seconds.
+func TestRevokedKey(t *testing.T) {
+	var f *fixture
+	f = newFixture(t, api.Config{Rate: -1, Now: func() time.Time { return f.env.Clock.Now() }})
+	if r := post(t, f.term, "/v1/authorizations", "k1", f.tap(t, 0, "k1", 100, 0x80)); r.Status != 200 {
+		t.Fatalf("before revocation: %+v", r)
+	}
+	if n, err := f.env.Ledger.RevokeAPIKeys(context.Background(), "", f.env.Terminal.ID); err != nil || n != 1 {
+		t.Fatalf("revoke: %d %v", n, err)
+	}
+	f.env.Clock.Advance(30*time.Second + time.Millisecond)
+	if r := post(t, f.term, "/v1/authorizations", "k2", f.tap(t, 0, "k2", 100, 0x80)); r.Status != 401 {
+		t.Errorf("after revocation: %+v", r)
+	}
+}
+
 func TestAccess(t *testing.T) {
 	f := newFixture(t, api.Config{})
 	ok := post(t, f.term, "/v1/authorizations", "a0", f.tap(t, 0, "a0", 100, 0x80))

@@ -446,6 +446,15 @@ func (t *pgTx) CreateAPIKey(ctx context.Context, k ledger.APIKey) error {
 	return mapErr(err)
 }
 
+func (t *pgTx) RevokeAPIKeys(ctx context.Context, id, terminalID string) (int64, error) {
+	tag, err := t.tx.Exec(ctx, `UPDATE api_keys SET revoked = true
+		WHERE NOT revoked AND (($1 != '' AND id = $1) OR ($1 = '' AND $2 != '' AND terminal_id = $2))`, id, terminalID)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)

@@ -619,6 +619,15 @@ func (t *sqliteTx) CreateAPIKey(ctx context.Context, k ledger.APIKey) error {
 	return mapErr(err)
 }
 
+func (t *sqliteTx) RevokeAPIKeys(ctx context.Context, id, terminalID string) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE api_keys SET revoked = 1
+		WHERE revoked = 0 AND ((? != '' AND id = ?) OR (? = '' AND ? != '' AND terminal_id = ?))`, id, id, id, terminalID, terminalID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)

@@ -553,6 +553,57 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		e.MustVerify(t)
 	})
 
+	t.Run("RevokeAPIKeys", func(t *testing.T) {
+		e := setup(t)
+		store := e.Ledger.Store()
+		var keys []ledger.APIKey
+		for range 3 {
+			k, _, err := e.Ledger.CreateAPIKey(ctx, ledger.RoleTerminal, e.Merchant.ID, e.Terminal.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, k)
+		}
+		manager, _, err := e.Ledger.CreateAPIKey(ctx, ledger.RoleManager, e.Merchant.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := func(k ledger.APIKey) bool {
+			t.Helper()
+			got, err := store.APIKey(ctx, k.Hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Revoked
+		}
+		steps := []struct {
+			name         string
+			id, terminal string
+			want         int64
+		}{
+			{"one key", keys[0].ID, "", 1},
+			{"the same again", keys[0].ID, "", 0},
+			{"the terminal's others", "", e.Terminal.ID, 2},
+			{"unknown key", "key_nope", "", 0},
+		}
+		for _, st := range steps {
+			if n, err := e.Ledger.RevokeAPIKeys(ctx, st.id, st.terminal); err != nil || n != st.want {
+				t.Errorf("%s: revoked %d, %v; want %d", st.name, n, err, st.want)
+			}
+		}
+		for _, k := range keys {
+			if !revoked(k) {
+				t.Errorf("key %s not revoked", k.ID)
+			}
+		}
+		if revoked(manager) {
+			t.Error("the manager key was revoked with the terminal's")
+		}
+		if _, err := e.Ledger.RevokeAPIKeys(ctx, "", ""); !errors.Is(err, ledger.ErrInvalid) {
+			t.Errorf("revoking nothing named: %v", err)
+		}
+	})
+
 	t.Run("OfflineOverdraft", func(t *testing.T) {
 		e := setup(t)
 		c, w := e.Cards[0], e.Wallets[0].ID
