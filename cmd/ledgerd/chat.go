@@ -8,37 +8,35 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/api"
 	"tappos/ledger/checkout"
 	"tappos/ledger/mcpserver"
 )
 
-// withChat mounts the checkout API and the MCP endpoint (/mcp) next to
-// the ledger API, with the same rate limit per key. publicURL is where
-// shoppers confirm purchases. A store
+// withChat mounts the checkout API and the MCP endpoint (/mcp) on the
+// ledger API's server (its metrics and request log), with the same rate
+// limit per key. publicURL is where shoppers confirm purchases. A store
 // without chat checkout serves the ledger API only.
-func withChat(l *ledger.Ledger, ledgerAPI http.Handler, publicURL string, rate float64, log *slog.Logger) (http.Handler, error) {
+func withChat(l *ledger.Ledger, ledgerAPI *api.Server, publicURL string, rate float64, log *slog.Logger) error {
 	svc, err := checkout.New(checkout.Config{Ledger: l, Rate: rate})
 	if errors.Is(err, ledger.ErrChatUnsupported) {
 		log.Warn("chat checkout and /mcp are off: the store does not support them")
-		return ledgerAPI, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("chat checkout: %w", err)
+		return fmt.Errorf("chat checkout: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", ledgerAPI)
 	ch := checkout.NewHandler(svc, log)
 	for _, p := range checkout.Patterns {
-		mux.Handle(p, ch)
+		ledgerAPI.Mount(p, ch)
 	}
-	mux.Handle("/mcp", mcpserver.New(mcpserver.Config{Service: svc, PublicURL: publicURL}))
-	return mux, nil
+	ledgerAPI.Mount("/mcp", mcpserver.New(mcpserver.Config{Service: svc, PublicURL: publicURL}))
+	return nil
 }
 
 // chatKeys is what --dev created for chat checkout, kept next to the

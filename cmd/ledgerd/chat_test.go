@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -100,5 +103,17 @@ func TestDevChatWalletHistory(t *testing.T) {
 	}
 	if got[ledger.ChannelInStore] != -4_20 || got[ledger.ChannelChat] != -15_80 {
 		t.Errorf("history by channel %v: %+v", got, h.Purchases)
+	}
+	// Both channels count in the metrics.
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, route := range []string{`route="POST /v1/authorizations",status="200"`, `route="/mcp",status="200"`} {
+		if !strings.Contains(string(metrics), "ledger_http_requests_total{"+route+"}") {
+			t.Errorf("/metrics has no requests for %s", route)
+		}
 	}
 }

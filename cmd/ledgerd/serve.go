@@ -90,8 +90,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	handler, err := withChat(l, api.New(api.Config{Ledger: l, Logger: log, Rate: *rate}), scheme+"://"+ln.Addr().String(), *rate, log)
-	if err != nil {
+	handler := api.New(api.Config{Ledger: l, Logger: log, Rate: *rate})
+	if err := withChat(l, handler, scheme+"://"+ln.Addr().String(), *rate, log); err != nil {
 		return fail(err)
 	}
 	srv := &http.Server{

@@ -121,6 +121,13 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/wallets/{id}/history", s.authed(s.getHistory))
 }
 
+// Mount serves h at pattern beside the ledger API (chat checkout, /mcp),
+// counted in /metrics and logged like the API's own routes. Call it
+// before serving.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -147,6 +154,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Flush lets a streaming handler (the /mcp event stream) flush through.
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
