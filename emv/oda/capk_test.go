@@ -1,10 +1,35 @@
 package oda
 
 import (
+	"encoding/hex"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
+
+// loadTestCAKeys loads the payment schemes' published test CA keys.
+func loadTestCAKeys(t testing.TB) *CAKeyStore {
+	t.Helper()
+	f, err := os.Open("../../testdata/capk/capk-test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks, err := LoadCAKeys(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
 
 func TestLoadCAKeys(t *testing.T) {
 	ks := loadTestCAKeys(t)

@@ -54,22 +54,3 @@ func FuzzRecoverCertificate(f *testing.F) {
 		}
 	})
 }
-
-// BenchmarkCDAVerify is the full CDA check of the Mastercard online trace,
-// recovering the issuer and ICC keys every time.
-func BenchmarkCDAVerify(b *testing.B) {
-	keys := loadTestCAKeys(b)
-	tr := loadTrace(b, "mock-msc-online.json")
-	c, _, err := tr.card()
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := CDAInput{UnpredictableNumber: tr.un, PDOLData: tr.pdolData, CDOL1Data: tr.cdol1Data, Response: tr.genAC}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := VerifyCDA(keys, c, tr.date, in); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "emv_cda_verify_us")
-}

@@ -28,6 +28,7 @@ func loadKeys(t testing.TB) *oda.CAKeyStore {
 
 func TestAnalyze(t *testing.T) {
 	keys := loadKeys(t)
+	type keyBits struct{ issuer, icc int }
 	tests := []struct {
 		file       string
 		kernel     int
@@ -35,14 +36,17 @@ func TestAnalyze(t *testing.T) {
 		ok         bool
 		cid        string
 		cryptogram string
+		bits       keyBits
+		dn         string // ICC dynamic number
 		errStep    string
 	}{
-		{"mock-visa-online.json", 3, "none", false, "80 (ARQC)", "", "no offline data authentication"},
-		{"mock-visa-offline.json", 3, "fDDA", true, "40 (TC)", "20261203C3227D26", ""},
-		{"mock-msc-online.json", 2, "CDA", true, "80 (ARQC)", "675B759BB5350F8C", ""},
-		{"mock-msc-offline.json", 2, "CDA", true, "40 (TC)", "49C27A9F8E4BF538", ""},
-		{"mock-msc-offline-2.json", 2, "CDA", false, "", "", "CA public key"},
-		{"mock-msc-ms-mode.json", 2, "none", false, "", "", "no offline data authentication"},
+		{"mock-visa-online.json", 3, "none", false, "80 (ARQC)", "", keyBits{}, "", "no offline data authentication"},
+		{"mock-visa-offline.json", 3, "fDDA", true, "40 (TC)", "20261203C3227D26", keyBits{1152, 896}, "0015", ""},
+		{"mock-msc-online.json", 2, "CDA", true, "80 (ARQC)", "675B759BB5350F8C", keyBits{896, 768}, "B39C5522F9D77FAD", ""},
+		{"mock-msc-offline.json", 2, "CDA", true, "40 (TC)", "49C27A9F8E4BF538", keyBits{1152, 1024}, "AB803A04B0BCA313", ""},
+		// The card's CA key index F8 is in no published test key list.
+		{"mock-msc-offline-2.json", 2, "CDA", false, "", "", keyBits{}, "", "CA public key"},
+		{"mock-msc-ms-mode.json", 2, "none", false, "", "", keyBits{}, "", "no offline data authentication"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.file, ".json"), func(t *testing.T) {
@@ -62,6 +66,12 @@ func TestAnalyze(t *testing.T) {
 			}
 			if !strings.Contains(rep.ODA.Error, tt.errStep) {
 				t.Errorf("oda error %q, want it to name %q", rep.ODA.Error, tt.errStep)
+			}
+			if got := (keyBits{rep.ODA.IssuerKeyBits, rep.ODA.ICCKeyBits}); got != tt.bits || rep.ODA.ICCDynamicNumber != tt.dn {
+				t.Errorf("key bits %v, dynamic number %q; want %v, %q", got, rep.ODA.ICCDynamicNumber, tt.bits, tt.dn)
+			}
+			if cda := tt.method == "CDA" && tt.ok; cda != (rep.ODA.TransactionDataHashOK != nil && *rep.ODA.TransactionDataHashOK) {
+				t.Errorf("transaction data hash ok %v, want %v", rep.ODA.TransactionDataHashOK, cda)
 			}
 			if strings.Count(rep.PAN, "*") < 6 {
 				t.Errorf("PAN %q not masked", rep.PAN)
@@ -209,4 +219,31 @@ func TestAnalyzeSecondGenerateAC(t *testing.T) {
 	if !rep.ODA.OK || rep.ODA.Method != "CDA" {
 		t.Errorf("oda = %+v, want CDA ok", rep.ODA)
 	}
+}
+
+// BenchmarkCDAVerify is the full CDA check of the Mastercard online trace,
+// recovering the issuer and ICC keys every time.
+func BenchmarkCDAVerify(b *testing.B) {
+	keys := loadKeys(b)
+	tr := load(b, "mock-msc-online.json")
+	r, err := tr.pick()
+	if err != nil {
+		b.Fatal(err)
+	}
+	card, err := r.card()
+	if err != nil {
+		b.Fatal(err)
+	}
+	date, err := tr.DateTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := oda.CDAInput{UnpredictableNumber: tr.UnpredictableNumber, PDOLData: r.pdolData, CDOL1Data: r.cdol1, Response: r.genAC}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := oda.VerifyCDA(keys, card, date, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "emv_cda_verify_us")
 }
