@@ -81,6 +81,11 @@ type AIDConfig struct {
 	// TransactionLimit is the contactless transaction limit: amounts at
 	// or above it cannot be paid contactless. 0 means no limit.
 	TransactionLimit int64 `json:"transaction_limit"`
+	// TransactionLimitOnDeviceCVM is kernel 2's limit for a phone that
+	// verifies its holder itself (Book C-2's Reader Contactless
+	// Transaction Limit (On-device CVM)); TransactionLimit is then the
+	// limit for cards. 0 means the same as TransactionLimit.
+	TransactionLimitOnDeviceCVM int64 `json:"transaction_limit_on_device_cvm,omitempty"`
 	// FloorLimit is the contactless floor limit: amounts above it go
 	// online.
 	FloorLimit int64 `json:"floor_limit"`
@@ -199,8 +204,10 @@ func (a *AIDConfig) check() error {
 		return fmt.Errorf("kernel %d is not supported (2 or 3)", a.Kernel)
 	case a.Kernel == 3 && len(a.TTQ) != 4:
 		return errors.New("kernel 3 needs a 4-byte ttq")
-	case a.TransactionLimit < 0 || a.FloorLimit < 0 || a.CVMRequiredLimit < 0:
+	case a.TransactionLimit < 0 || a.TransactionLimitOnDeviceCVM < 0 || a.FloorLimit < 0 || a.CVMRequiredLimit < 0:
 		return errors.New("negative limit")
+	case a.TransactionLimitOnDeviceCVM > 0 && a.Kernel != 2:
+		return errors.New("transaction_limit_on_device_cvm is kernel 2's")
 	case a.Kernel == 2 && (a.TACDenial == nil || a.TACOnline == nil || a.TACDefault == nil ||
 		a.CVMCapabilityCVMRequired == nil || a.CVMCapabilityNoCVM == nil):
 		return errors.New("kernel 2 needs tac_denial, tac_online, tac_default and both cvm capabilities")

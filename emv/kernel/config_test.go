@@ -63,6 +63,7 @@ func TestConfigErrors(t *testing.T) {
 		{"kernel 7", func(m map[string]any) { aid(m)["kernel"] = 7 }},
 		{"kernel 3 without TTQ", func(m map[string]any) { delete(aid(m), "ttq") }},
 		{"negative limit", func(m map[string]any) { aid(m)["floor_limit"] = -1 }},
+		{"on-device CVM limit on kernel 3", func(m map[string]any) { aid(m)["transaction_limit_on_device_cvm"] = 100 }},
 		{"short AID", func(m map[string]any) { aid(m)["aid"] = "A000" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

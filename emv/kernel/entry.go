@@ -46,7 +46,9 @@ func preProcess(a *AIDConfig, amount, unit int64) indicators {
 		ind.zeroAmount = true
 		ind.notAllowed = !a.ZeroAmountAllowed
 	}
-	if a.TransactionLimit > 0 && amount >= a.TransactionLimit {
+	// Kernel 2 learns whether the card is a phone only from its answer to
+	// GET PROCESSING OPTIONS, and applies the limit that fits then.
+	if limit := max(a.TransactionLimit, a.TransactionLimitOnDeviceCVM); a.TransactionLimit > 0 && amount >= limit {
 		ind.notAllowed = true
 	}
 	ind.floorExceeded = amount > a.FloorLimit
@@ -111,6 +113,9 @@ func (s *session) entryPoint(ctx context.Context) error {
 			return err
 		}
 		last = err
+	}
+	if errors.Is(last, ErrNotAllowed) {
+		return s.end(TryAnotherInterface, "amount not allowed contactless for this card", last)
 	}
 	return s.end(EndApplication, "no application could be used", errors.Join(ErrNoApplication, last))
 }

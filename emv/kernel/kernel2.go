@@ -47,6 +47,11 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	if aip[1]&aipEMVMode == 0 {
 		return TryAnotherInterface, s.end(TryAnotherInterface, "card offers only the retired mag-stripe mode", ErrMagStripe)
 	}
+	if limit := transactionLimit2(c.conf, aip); limit > 0 && s.tx.Amount >= limit {
+		// Book C-2: above the reader's limit for this kind of card,
+		// the next application, or another interface.
+		return SelectNext, fmt.Errorf("kernel 2: %w: above the contactless limit for this card", ErrNotAllowed)
+	}
 	afl := s.cardData[0x94]
 	if bytes.HasPrefix(afl, []byte{0x08, 0x01, 0x01, 0x00}) {
 		// SFI 1 record 1 holds the mag-stripe mode data; in EMV mode
@@ -92,6 +97,15 @@ func (s *session) kernel2(ctx context.Context, c *candidate, fci tlv.List) (Stat
 	}
 	s.out.Messages = append(s.out.Messages, MsgRemoveCard)
 	return s.genACResponse2(data, ask, genAC.P1&genACCDA != 0, odaCard, pdolData, cdol1)
+}
+
+// transactionLimit2 is the contactless transaction limit for the card:
+// the on-device CVM one for a phone that verifies its holder, when set.
+func transactionLimit2(a *AIDConfig, aip []byte) int64 {
+	if aip[0]&aipOnDeviceCVM != 0 && a.TransactionLimitOnDeviceCVM > 0 {
+		return a.TransactionLimitOnDeviceCVM
+	}
+	return a.TransactionLimit
 }
 
 // gpoResponse2 stores a format 1 (80: AIP, AFL) or format 2 (77) GET

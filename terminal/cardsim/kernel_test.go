@@ -124,3 +124,35 @@ func verifyOnlineData(t *testing.T, p *Profile, data []byte) {
 		t.Errorf("cryptogram from the online data: %v", err)
 	}
 }
+
+// TestOnDeviceCVMLimit: with a lower contactless limit for cards than for
+// phones that verify their holder (kernel 2), a card above its limit is
+// sent to another interface while a phone pays the same amount.
+func TestOnDeviceCVMLimit(t *testing.T) {
+	tests := []struct {
+		name    string
+		profile string
+		amount  int64
+		want    kernel.Status
+		wantErr error
+	}{
+		{"card below its limit", "mastercard-credit", 7500, kernel.OnlineRequest, nil},
+		{"card above its limit", "mastercard-credit", 25000, kernel.TryAnotherInterface, kernel.ErrNotAllowed},
+		{"phone above the card limit", "phone-mastercard", 25000, kernel.OnlineRequest, nil},
+		{"phone above its own limit", "phone-mastercard", 60000, kernel.TryAnotherInterface, kernel.ErrNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := testKernel(t)
+			for i := range k.Config.AIDs {
+				if k.Config.AIDs[i].Kernel == 2 {
+					k.Config.AIDs[i].TransactionLimit, k.Config.AIDs[i].TransactionLimitOnDeviceCVM = 20000, 50000
+				}
+			}
+			out, err := k.Run(context.Background(), loadCard(t, tt.profile), kernel.Transaction{Amount: tt.amount})
+			if out.Status != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("%v (err %v), want %v (%v)", out, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
