@@ -26,20 +26,6 @@ func TestHeldConfirmCancel(t *testing.T) {
 		}
 		return rep
 	}
-	state := func(id string) State {
-		t.Helper()
-		items, err := q.List(ctx, ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range items {
-			if it.TxnID == id {
-				return it.State
-			}
-		}
-		t.Fatalf("%s not in the queue", id)
-		return ""
-	}
 
 	for _, id := range []string{"old", "shown", "young"} {
 		it, err := q.Enqueue(ctx, tap(id, testPANs[0], 100))
@@ -63,7 +49,7 @@ func TestHeldConfirmCancel(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if s := state("shown"); s != StateQueued {
+		if s := itemState(t, q, "shown"); s != StateQueued {
 			t.Errorf("confirmed item is %s", s)
 		}
 		if rep := sync(); rep.Sent != 1 {
@@ -73,7 +59,7 @@ func TestHeldConfirmCancel(t *testing.T) {
 		if err := q.Confirm(ctx, "shown"); err != nil {
 			t.Errorf("confirming an accepted item: %v", err)
 		}
-		if s := state("shown"); s != StateAccepted {
+		if s := itemState(t, q, "shown"); s != StateAccepted {
 			t.Errorf("confirm after sync moved it to %s", s)
 		}
 	})
@@ -85,10 +71,10 @@ func TestHeldConfirmCancel(t *testing.T) {
 	t.Run("recovery cancels only old held items", func(t *testing.T) {
 		clock.Add(15 * time.Second) // old is 65 s held, young 15 s
 		sync()
-		if s := state("old"); s != StateCanceled {
+		if s := itemState(t, q, "old"); s != StateCanceled {
 			t.Errorf("old held item is %s, want canceled", s)
 		}
-		if s := state("young"); s != StateHeld {
+		if s := itemState(t, q, "young"); s != StateHeld {
 			t.Errorf("young held item is %s, want held", s)
 		}
 		f.checkPostings(t, []string{"shown"})
@@ -177,15 +163,7 @@ func TestSettleHeld(t *testing.T) {
 			ctx := context.Background()
 			clock := newClock()
 			w := &fakeWitness{shown: map[string]bool{"a": tt.shown}, settled: tt.settled}
-			q, err := Open(filepath.Join(t.TempDir(), "queue.db"),
-				Options{Key: testKey, Limits: &Limits{}, Now: clock.Now, Rand: &countingRand{}, Witness: w})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer q.Close()
-			if _, err := q.Enqueue(ctx, tap("a", testPANs[0], 100)); err != nil {
-				t.Fatal(err)
-			}
+			q := heldWithWitness(t, clock, w)
 			mustEnqueue(t, q, tap("b", testPANs[1], 200)) // confirmed: not the witness's business
 			clock.Add(tt.age)
 			f := newFakeLedger(t)
@@ -205,7 +183,7 @@ func TestSettleHeld(t *testing.T) {
 			}
 			f.checkPostings(t, wantPosted)
 			// The tap's own Confirm, if it comes late, agrees with recovery.
-			err = q.Confirm(ctx, "a")
+			err := q.Confirm(ctx, "a")
 			if canceled := tt.want == StateCanceled; errors.Is(err, ErrCanceled) != canceled || (!canceled && err != nil) {
 				t.Errorf("confirm after recovery: %v", err)
 			}
@@ -215,15 +193,7 @@ func TestSettleHeld(t *testing.T) {
 		ctx := context.Background()
 		clock := newClock()
 		w := &fakeWitness{err: errors.New("display log unreadable"), settled: true}
-		q, err := Open(filepath.Join(t.TempDir(), "queue.db"),
-			Options{Key: testKey, Limits: &Limits{}, Now: clock.Now, Rand: &countingRand{}, Witness: w})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		if _, err := q.Enqueue(ctx, tap("a", testPANs[0], 100)); err != nil {
-			t.Fatal(err)
-		}
+		q := heldWithWitness(t, clock, w)
 		clock.Add(time.Hour)
 		f := newFakeLedger(t)
 		if _, err := newSyncer(q, f.forwarder(), 10, &noSleep{}).Drain(ctx, 1); err == nil || !strings.Contains(err.Error(), "display log unreadable") {
@@ -248,4 +218,20 @@ func itemState(t *testing.T, q *Queue, id string) State {
 	}
 	t.Fatalf("%s not in the queue", id)
 	return ""
+}
+
+// heldWithWitness opens a queue settled by w, holding item "a" (enqueued,
+// not confirmed).
+func heldWithWitness(t *testing.T, clock *fakeClock, w Witness) *Queue {
+	t.Helper()
+	q, err := Open(filepath.Join(t.TempDir(), "queue.db"),
+		Options{Key: testKey, Limits: &Limits{}, Now: clock.Now, Rand: &countingRand{}, Witness: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	if _, err := q.Enqueue(context.Background(), tap("a", testPANs[0], 100)); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -11,7 +11,13 @@ import (
 // loadTestCAKeys loads the payment schemes' published test CA keys.
 func loadTestCAKeys(t testing.TB) *CAKeyStore {
 	t.Helper()
-	f, err := os.Open("../../testdata/capk/capk-test.json")
+	return loadCAKeyFile(t, "../../testdata/capk/capk-test.json")
+}
+
+// loadCAKeyFile loads a CA key file.
+func loadCAKeyFile(t testing.TB, path string) *CAKeyStore {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

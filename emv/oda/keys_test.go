@@ -131,16 +131,7 @@ func loadTapposCA(t testing.TB) (*rsa.PrivateKey, *CAKeyStore) {
 	if ca == nil {
 		t.Fatal("no tappos-test-ca key")
 	}
-	f, err := os.Open(caCAPKPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ks, err := LoadCAKeys(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca, ks
+	return ca, loadCAKeyFile(t, caCAPKPath)
 }
 
 func TestTapposCA(t *testing.T) {

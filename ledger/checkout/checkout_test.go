@@ -124,23 +124,31 @@ func TestOpenAPIServedAndComplete(t *testing.T) {
 	}
 }
 
-// TestConfirmAfterTopUp confirms a purchase the wallet cannot pay yet: it
-// keeps waiting, with its code, until the owner tops the wallet up.
-func TestConfirmAfterTopUp(t *testing.T) {
-	e := checkouttest.Start(t, checkouttest.Options{Balance: 50_00})
+// awaitingConfirmation starts a checkout service with a wallet of balance
+// and has the agent buy above its mandate: the session waits for the
+// owner's confirmation. It returns the session id and the code.
+func awaitingConfirmation(t *testing.T, balance int64) (e *checkouttest.Env, id, code string) {
+	t.Helper()
+	e = checkouttest.Start(t, checkouttest.Options{Balance: balance})
 	var r checkout.Response
 	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions", "c", checkout.SessionRequest{WalletID: e.Wallet.ID,
 		MerchantID: e.Merchant.ID, Items: []ledger.ItemRequest{{SKU: "GRD-1", Quantity: 1}}}, &r); s != http.StatusOK {
 		t.Fatalf("create: HTTP %d", s)
 	}
-	id := r.Object.(map[string]any)["id"].(string)
+	id = r.Object.(map[string]any)["id"].(string)
 	var s ledger.CheckoutSession
 	e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id+"/complete", "p", struct{}{}, nil)
 	e.Do(t, e.AgentKey, "GET", "/v1/checkout_sessions/"+id, "", nil, &s)
 	if s.Status != ledger.SessionAuthRequired || s.ConfirmationCode == "" {
 		t.Fatalf("complete above the mandate: %+v", s)
 	}
-	code := s.ConfirmationCode
+	return e, id, s.ConfirmationCode
+}
+
+// TestConfirmAfterTopUp confirms a purchase the wallet cannot pay yet: it
+// keeps waiting, with its code, until the owner tops the wallet up.
+func TestConfirmAfterTopUp(t *testing.T) {
+	e, id, code := awaitingConfirmation(t, 50_00)
 	steps := []struct {
 		name    string
 		deposit int64
@@ -173,21 +181,10 @@ func TestConfirmAfterTopUp(t *testing.T) {
 // TestConfirmExpires: a confirmation code is good for 15 minutes; a later
 // confirm cancels the session and charges nothing.
 func TestConfirmExpires(t *testing.T) {
-	e := checkouttest.Start(t, checkouttest.Options{Balance: 100_00})
-	var r checkout.Response
-	if s := e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions", "c", checkout.SessionRequest{WalletID: e.Wallet.ID,
-		MerchantID: e.Merchant.ID, Items: []ledger.ItemRequest{{SKU: "GRD-1", Quantity: 1}}}, &r); s != http.StatusOK {
-		t.Fatalf("create: HTTP %d", s)
-	}
-	id := r.Object.(map[string]any)["id"].(string)
-	var s ledger.CheckoutSession
-	e.Do(t, e.AgentKey, "POST", "/v1/checkout_sessions/"+id+"/complete", "p", struct{}{}, nil)
-	e.Do(t, e.AgentKey, "GET", "/v1/checkout_sessions/"+id, "", nil, &s)
-	if s.Status != ledger.SessionAuthRequired || s.ConfirmationCode == "" {
-		t.Fatalf("complete above the mandate: %+v", s)
-	}
+	e, id, code := awaitingConfirmation(t, 100_00)
 	e.Clock.Advance(15*time.Minute + time.Second)
-	if st := e.Do(t, e.OwnerKey, "POST", "/v1/checkout_sessions/"+id+"/confirm", "late", checkout.ConfirmRequest{Code: s.ConfirmationCode}, &r); st != http.StatusConflict ||
+	var r checkout.Response
+	if st := e.Do(t, e.OwnerKey, "POST", "/v1/checkout_sessions/"+id+"/confirm", "late", checkout.ConfirmRequest{Code: code}, &r); st != http.StatusConflict ||
 		r.Result.Reason != ledger.ReasonConfirmationExpired || r.Result.Status != ledger.SessionCanceled {
 		t.Fatalf("late confirm: HTTP %d %+v", st, r.Result)
 	}
