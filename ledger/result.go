@@ -98,9 +98,9 @@ type BatchItem struct {
 	AuthorizationID string `json:"authorization_id"`
 	Kind            string `json:"kind"`    // of the authorization: purchase, preauth, offline
 	Channel         string `json:"channel"` // of the authorization
-	// BatchID is set on a payment the terminal named that the ledger
-	// settled already (by an earlier close of this batch whose answer
-	// was lost, or by another batch).
+	// BatchID is set on a payment or refunds the terminal named that the
+	// ledger settled already (by an earlier close of this batch whose
+	// answer was lost, or by another batch).
 	BatchID string `json:"batch_id,omitempty"`
 }
 
