@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"tappos/ledger"
@@ -57,7 +58,7 @@ func (b *benchConn) authorize(idemKey string, body []byte) (ledger.Result, error
 	if err != nil {
 		return ledger.Result{}, err
 	}
-	b.buf = append(b.buf[:0], make([]byte, n)...)
+	b.buf = slices.Grow(b.buf[:0], n)[:n]
 	if _, err := io.ReadFull(b.r, b.buf); err != nil {
 		return ledger.Result{}, fmt.Errorf("reading response body: %w", err)
 	}
@@ -97,7 +98,7 @@ func (b *benchConn) readHead() (status, length int, err error) {
 			return status, length, nil
 		default:
 			name, value, ok := bytes.Cut(line, []byte(":"))
-			if ok && http.CanonicalHeaderKey(string(name)) == "Content-Length" {
+			if ok && bytes.EqualFold(name, []byte("Content-Length")) {
 				if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil {
 					return 0, 0, fmt.Errorf("bad Content-Length %q", value)
 				}
