@@ -206,11 +206,11 @@ func signRaw(k *rsa.PrivateKey, m []byte) ([]byte, error) {
 	}
 	pc := k.Precomputed
 	if len(k.Primes) != 2 || pc.Dp == nil || pc.Dq == nil || pc.Qinv == nil {
-		return x.Exp(x, k.D, k.N).FillBytes(make([]byte, len(m))), nil
+		return expMod(x, k.D, k.N).FillBytes(make([]byte, len(m))), nil
 	}
 	p, q := k.Primes[0], k.Primes[1]
-	m1 := new(big.Int).Exp(x, pc.Dp, p)
-	m2 := new(big.Int).Exp(x, pc.Dq, q)
+	m1 := expMod(new(big.Int).Mod(x, p), pc.Dp, p)
+	m2 := expMod(new(big.Int).Mod(x, q), pc.Dq, q)
 	m1.Sub(m1, m2).Mul(m1, pc.Qinv).Mod(m1, p) // h = qInv·(m1−m2) mod p
 	m1.Mul(m1, q).Add(m1, m2)
 	return m1.FillBytes(make([]byte, len(m))), nil
