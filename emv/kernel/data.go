@@ -24,6 +24,13 @@ type session struct {
 	tsi      tags.TSI
 }
 
+// Size hints for the data maps: a tap stores some 15 terminal and 40 card
+// data objects, and a map grown one step at a time rehashes on the way.
+const (
+	termDataHint = 32
+	cardDataHint = 64
+)
+
 // setTerminalData fills the terminal data objects every kernel may ask
 // for in a DOL.
 func (s *session) setTerminalData() error {
@@ -36,25 +43,27 @@ func (s *session) setTerminalData() error {
 		return fmt.Errorf("reading unpredictable number: %w", err)
 	}
 	now := s.k.Now()
-	set := map[tlv.Tag][]byte{
-		0x9F02: bcd(uint64(s.tx.Amount), 6),
-		0x9F03: bcd(uint64(s.tx.OtherAmount), 6),
-		0x9C:   {s.tx.Type},
-		0x9F37: un,
-		0x9A:   bcd(uint64((now.Year()%100)*10000+int(now.Month())*100+now.Day()), 3),
-		0x9F21: bcd(uint64(now.Hour()*10000+now.Minute()*100+now.Second()), 3),
-		0x9F1A: bcd(uint64(c.Country), 2),
-		0x5F2A: bcd(uint64(c.Currency.Numeric), 2),
-		0x5F36: {byte(c.Currency.Exponent)},
-		0x9F35: bytes.Clone(c.TerminalType),
-		0x9F33: bytes.Clone(c.Capabilities),
-		0x9F40: bytes.Clone(c.AdditionalCapabilities),
-		0x9F15: bcdString(c.MerchantCategory),
-		0x9F16: []byte(fmt.Sprintf("%-15s", c.MerchantID)),
-		0x9F1C: []byte(c.TerminalID),
-	}
-	for t, v := range set {
-		s.term[t] = v
+	for _, d := range [...]struct {
+		t tlv.Tag
+		v []byte
+	}{
+		{0x9F02, bcd(uint64(s.tx.Amount), 6)},
+		{0x9F03, bcd(uint64(s.tx.OtherAmount), 6)},
+		{0x9C, []byte{s.tx.Type}},
+		{0x9F37, un},
+		{0x9A, bcd(uint64((now.Year()%100)*10000+int(now.Month())*100+now.Day()), 3)},
+		{0x9F21, bcd(uint64(now.Hour()*10000+now.Minute()*100+now.Second()), 3)},
+		{0x9F1A, bcd(uint64(c.Country), 2)},
+		{0x5F2A, bcd(uint64(c.Currency.Numeric), 2)},
+		{0x5F36, []byte{byte(c.Currency.Exponent)}},
+		{0x9F35, bytes.Clone(c.TerminalType)},
+		{0x9F33, bytes.Clone(c.Capabilities)},
+		{0x9F40, bytes.Clone(c.AdditionalCapabilities)},
+		{0x9F15, bcdString(c.MerchantCategory)},
+		{0x9F16, []byte(fmt.Sprintf("%-15s", c.MerchantID))},
+		{0x9F1C, []byte(c.TerminalID)},
+	} {
+		s.term[d.t] = d.v
 	}
 	return nil
 }

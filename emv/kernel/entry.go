@@ -206,7 +206,7 @@ func (s *session) finalSelect(ctx context.Context, c *candidate) (Status, error)
 	if !ok {
 		return SelectNext, fmt.Errorf("SELECT AID: %w: no proprietary template A5", ErrCardData)
 	}
-	s.cardData = make(map[tlv.Tag][]byte)
+	s.cardData = make(map[tlv.Tag][]byte, cardDataHint)
 	s.tvr, s.tsi = [5]byte{}, [2]byte{}
 	if err := s.storeCard(l); err != nil {
 		return SelectNext, err
