@@ -99,6 +99,7 @@ func (e caKeyJSON) key() (*CAKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub.memo = new(recoverMemo)
 	k := &CAKey{Index: idx[0], HashAlg: e.HashAlg, PKAlg: e.PKAlg, PublicKey: pub}
 	copy(k.RID[:], rid)
 	if e.Expiry != nil {

@@ -1,7 +1,9 @@
 package oda
 
 import (
+	"bytes"
 	"math/big"
+	"sync"
 )
 
 // maxModulusLen is the largest RSA modulus EMV allows, 1984 bits.
@@ -14,6 +16,36 @@ type PublicKey struct {
 	Exponent []byte // 01 00 01 or 03, as the card or CA file encodes it
 	n        *big.Int
 	e        *big.Int
+	memo     *recoverMemo // CA keys only: see recoverMemo
+}
+
+// A recoverMemo remembers what a CA key recovered from the issuer
+// certificates it signed. The cards of one issuer carry the same
+// certificate, so a terminal opens it once rather than on every tap; the
+// checks that depend on the card (identifier, expiry, hash with the
+// remainder and exponent) still run each time.
+type recoverMemo struct {
+	mu sync.Mutex
+	m  map[string][]byte // by signature
+}
+
+// memoMax bounds a CA key's memo: past it, the memo starts again empty.
+const memoMax = 256
+
+func (m *recoverMemo) get(sig []byte) ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.m[string(sig)]
+	return bytes.Clone(rec), ok
+}
+
+func (m *recoverMemo) put(sig, rec []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= memoMax {
+		m.m = make(map[string][]byte)
+	}
+	m.m[string(sig)] = bytes.Clone(rec)
 }
 
 // NewPublicKey checks and returns the key with the given modulus and
@@ -60,10 +92,19 @@ func (k *PublicKey) recover(sig []byte) ([]byte, error) {
 	if len(sig) != len(k.Modulus) {
 		return nil, ErrLength
 	}
+	if k.memo != nil {
+		if rec, ok := k.memo.get(sig); ok {
+			return rec, nil
+		}
+	}
 	c := new(big.Int).SetBytes(sig)
 	if c.Cmp(k.n) >= 0 {
 		return nil, ErrOutOfRange
 	}
 	c.Exp(c, k.e, k.n)
-	return c.FillBytes(make([]byte, len(sig))), nil
+	rec := c.FillBytes(make([]byte, len(sig)))
+	if k.memo != nil {
+		k.memo.put(sig, rec)
+	}
+	return rec, nil
 }

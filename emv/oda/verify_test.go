@@ -442,3 +442,44 @@ func TestDDA(t *testing.T) {
 		})
 	}
 }
+
+// TestIssuerCertMemo checks that a CA key opening an issuer certificate
+// once does not let a later tap skip a check: the same certificate with
+// an expired date, another issuer's PAN or a changed remainder fails as
+// it would the first time.
+func TestIssuerCertMemo(t *testing.T) {
+	f := newFixture(t, "issuer-1152", "icc-1024")
+	for range 2 {
+		if _, err := VerifyFDDA(f.keys, &f.card, f.date, f.fdda(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expired := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := VerifyFDDA(f.keys, &f.card, expired, f.fdda(t))
+	checkStep(t, err, "issuer certificate expiry", ErrExpired)
+
+	other := f.card
+	other.PAN = unhex("4111111111111111")
+	_, err = VerifyFDDA(f.keys, &other, f.date, f.fdda(t))
+	checkStep(t, err, "issuer identifier", ErrIssuerIdentifier)
+
+	other = f.card
+	other.IssuerRemainder = bytes.Clone(f.card.IssuerRemainder)
+	other.IssuerRemainder[0] ^= 1
+	_, err = VerifyFDDA(f.keys, &other, f.date, f.fdda(t))
+	checkStep(t, err, "issuer certificate hash", ErrHashMismatch)
+
+	// The memo hands out copies: a caller writing into one changes nothing.
+	ca, err := f.keys.Key(f.card.AID, f.card.CAIndex[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ca.recover(f.card.IssuerCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(rec)
+	if _, err := VerifyFDDA(f.keys, &f.card, f.date, f.fdda(t)); err != nil {
+		t.Fatalf("after writing into a recovered copy: %v", err)
+	}
+}
