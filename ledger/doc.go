@@ -4,10 +4,14 @@
 //
 // A [Ledger] turns requests into postings. It verifies the card's
 // application cryptogram outside any database transaction, then hands the
-// request to a single writer goroutine that applies many requests in one
-// durable transaction of its [Store] (group commit). Within a batch the
-// requests are applied in order against rows the store has locked, so
-// several ledger processes may share one database.
+// request to a writer goroutine that applies many requests in one durable
+// transaction of its [Store] (group commit): one writer on SQLite, two on
+// PostgreSQL, whose server works on one transaction while another commits.
+// Within a batch the requests are applied in order against rows the store
+// has locked, so writers and several ledger processes may share one
+// database. The ledger's own accounts (merchants' settlement, the offline
+// receivable, funding) are not locked: no decision reads their balances,
+// and a batch adds its entries to them last, just before it commits.
 //
 // Money is an int64 amount of minor units with an ISO 4217 currency. A full
 // PAN never leaves this package: cards are known by a keyed token and a

@@ -30,6 +30,9 @@ type Config struct {
 	// valid after the session last changed; default 15 minutes.
 	ConfirmTTL time.Duration
 	MaxBatch   int // most requests per database transaction; default 512
+	// Writers is how many transactions the ledger runs at once; default
+	// the store's [ConcurrentStore.Writers], else 1.
+	Writers int
 }
 
 // A Ledger posts payments. It is safe for concurrent use.
@@ -111,12 +114,18 @@ func New(cfg Config) (*Ledger, error) {
 	if l.maxBatch == 0 {
 		l.maxBatch = 512
 	}
-	l.wg.Add(1)
-	go l.writer()
+	writers := cfg.Writers
+	if cs, ok := cfg.Store.(ConcurrentStore); ok && writers == 0 {
+		writers = cs.Writers()
+	}
+	for range max(writers, 1) {
+		l.wg.Add(1)
+		go l.writer()
+	}
 	return l, nil
 }
 
-// Close stops the writer after the queued requests are done. It does not
+// Close stops the writers after the queued requests are done. It does not
 // close the store.
 func (l *Ledger) Close() error {
 	l.closeMu.Lock()
@@ -220,9 +229,11 @@ func (l *Ledger) release(o *op) {
 	l.mu.Unlock()
 }
 
-// writer is the single goroutine that writes: it takes whatever requests
-// are waiting and commits them in one transaction, so that one fsync
-// makes many approvals durable.
+// writer is a goroutine that writes (one per Config.Writers): it takes
+// whatever requests are waiting and commits them in one transaction, so
+// that one fsync makes many approvals durable. Writers lock what their
+// batches load in one order (see Tx), so they wait for each other where
+// batches share a wallet or card, and a conflict is retried (see run).
 func (l *Ledger) writer() {
 	defer l.wg.Done()
 	for {
@@ -300,6 +311,7 @@ func (l *Ledger) applyBatch(ops []*op) ([]opResult, error) {
 			authsByTxn:  make(map[TxnRef]*Authorization),
 			atcUsed:     make(map[string]bool),
 			accounts:    make(map[string]*Account),
+			houseBase:   make(map[string]int64),
 			newAccounts: make(map[string]bool),
 			newAuths:    make(map[string]bool),
 			dirtyAccts:  make(map[string]bool),

@@ -46,6 +46,13 @@ type Store interface {
 	Close() error
 }
 
+// A ConcurrentStore runs several write transactions at once to good
+// effect: the ledger starts Writers() writers on it by default.
+type ConcurrentStore interface {
+	Store
+	Writers() int
+}
+
 // A Tx is a store transaction. Its reads lock what they return until the
 // transaction ends, in the order credentials, authorizations, accounts,
 // so that concurrent writers cannot deadlock on each other.
@@ -58,6 +65,10 @@ type Tx interface {
 	Authorizations(ctx context.Context, q AuthQuery) ([]Authorization, error)
 	// Accounts returns the accounts with the ids.
 	Accounts(ctx context.Context, ids []string) ([]Account, error)
+	// HouseAccounts returns the ledger's own accounts with the ids
+	// without locking them: their balances change only by
+	// [Changes.Deltas].
+	HouseAccounts(ctx context.Context, ids []string) ([]Account, error)
 	// Apply writes the changes of a batch.
 	Apply(ctx context.Context, c *Changes) error
 
@@ -99,10 +110,20 @@ type Changes struct {
 	Journals    []Journal
 	Overdrafts  []Overdraft
 	Idempotency []IdemRecord
+	// Deltas are added to the balances of house accounts, after every
+	// other change, so that a concurrent writer waits for their locks
+	// only while this one commits.
+	Deltas []Delta
+}
+
+// A Delta adds Amount to the balance of an existing account.
+type Delta struct {
+	AccountID string
+	Amount    int64
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
 	return len(c.NewAccounts)+len(c.Accounts)+len(c.Credentials)+len(c.NewAuths)+
-		len(c.Auths)+len(c.Journals)+len(c.Overdrafts)+len(c.Idempotency) == 0
+		len(c.Auths)+len(c.Journals)+len(c.Overdrafts)+len(c.Idempotency)+len(c.Deltas) == 0
 }

@@ -25,6 +25,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tlsKey := fs.String("tls-key", "", "TLS private key `file` (PEM)")
 	issuers := fs.String("issuers", "", "issuer keys `file`: JSON [{\"pan_prefix\", \"scheme\", \"imk\"}]")
 	cards := fs.String("cards", "", "card simulator profiles `dir` whose issuer keys to trust (default testdata/cards with --dev)")
+	writers := fs.Int("writers", 0, "write transactions at once (default 1 on SQLite, 2 on PostgreSQL)")
 	dev := fs.Bool("dev", false, "seed demo data once and print its keys")
 	devKeys := fs.String("dev-keys", "ledger.dev-keys.json", "with --dev: `file` where the demo keys are kept")
 	devCurrency := fs.String("dev-currency", "CNY", "with --dev: the demo wallets' and catalog's ISO 4217 `currency`")
@@ -69,7 +70,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer store.Close()
-	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: secret, Issuers: keys, Logger: log})
+	if *writers < 0 {
+		return fail(errors.New("--writers must not be negative"))
+	}
+	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: secret, Issuers: keys, Logger: log, Writers: *writers})
 	if err != nil {
 		return fail(err)
 	}

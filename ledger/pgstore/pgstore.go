@@ -53,6 +53,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
+// Writers implements [ledger.ConcurrentStore]: the server works on one
+// transaction while another commits. Two measured best on a 2-core
+// machine running the server, the ledger and its clients (a third only
+// added waits on shared wallets); give ledgerd --writers on bigger ones.
+func (s *Store) Writers() int { return 2 }
+
 // migrationLock is the advisory lock key held while migrating.
 const migrationLock = 0x7461707073 // "tapps"
 
@@ -258,10 +264,19 @@ func scanAcct(sc interface{ Scan(...any) error }) (ledger.Account, error) {
 }
 
 func (t *pgTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account, error) {
+	return t.accounts(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+}
+
+// HouseAccounts implements [ledger.Tx]: the same read, without locks.
+func (t *pgTx) HouseAccounts(ctx context.Context, ids []string) ([]ledger.Account, error) {
+	return t.accounts(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ANY($1)`, ids)
+}
+
+func (t *pgTx) accounts(ctx context.Context, query string, ids []string) ([]ledger.Account, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	rows, err := t.tx.Query(ctx, query, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -285,9 +300,18 @@ func nullable(s string) *string {
 }
 
 // Apply implements [ledger.Tx]: one statement per table, over arrays,
-// all sent in one round trip.
+// all sent in one round trip. The INSERTs come first, on generic plans:
+// an insert from arrays reads no table, so planning it anew for every
+// batch (the connection's force_custom_plan, see Open) would only cost
+// the server time. The UPDATEs find their rows by key and keep custom
+// plans; the house accounts' deltas go last, so that their row locks are
+// held only while the transaction commits.
 func (t *pgTx) Apply(ctx context.Context, c *ledger.Changes) error {
+	if c.Empty() {
+		return nil
+	}
 	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
 	if n := len(c.NewAccounts); n > 0 {
 		var id, kind, cur, owner []string
 		var bal, held, lim, created []int64
@@ -300,45 +324,8 @@ func (t *pgTx) Apply(ctx context.Context, c *ledger.Changes) error {
 		b.Queue(`INSERT INTO accounts (`+acctCols+`) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])`,
 			id, kind, cur, owner, bal, held, floor, lim, created)
 	}
-	if len(c.Accounts) > 0 {
-		var id []string
-		var bal, held []int64
-		for _, a := range c.Accounts {
-			id, bal, held = append(id, a.ID), append(bal, a.Balance), append(held, a.Held)
-		}
-		b.Queue(`UPDATE accounts a SET balance = u.balance, held = u.held
-			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, balance, held) WHERE a.id = u.id`, id, bal, held)
-	}
-	if len(c.Credentials) > 0 {
-		var id []string
-		var atc []int32
-		for _, cr := range c.Credentials {
-			id, atc = append(id, cr.ID), append(atc, int32(cr.LastATC))
-		}
-		b.Queue(`UPDATE credentials c SET last_atc = u.atc FROM unnest($1::text[], $2::int[]) AS u(id, atc) WHERE c.id = u.id`, id, atc)
-	}
 	if len(c.NewAuths) > 0 {
 		queueAuths(b, c.NewAuths)
-	}
-	if len(c.Auths) > 0 {
-		var id, status, reason, batch []string
-		var atcKey []*string
-		var held, captured, refunded, settled, refBatchAmt, updated []int64
-		var refBatch []string
-		for _, a := range c.Auths {
-			id, status, reason, batch = append(id, a.ID), append(status, a.Status), append(reason, a.Reason), append(batch, a.BatchID)
-			held, captured, refunded, updated = append(held, a.Held), append(captured, a.Captured), append(refunded, a.Refunded), append(updated, micros(a.UpdatedAt))
-			settled, refBatch, refBatchAmt = append(settled, a.RefundSettled), append(refBatch, a.RefundBatchID), append(refBatchAmt, a.RefundBatchAmount)
-			atcKey = append(atcKey, nullable(a.ATCKey()))
-		}
-		b.Queue(`UPDATE authorizations a SET status = u.status, reason = u.reason, held = u.held, captured = u.captured,
-			refunded = u.refunded, refund_settled = u.refund_settled, refund_batch_id = u.refund_batch_id,
-			refund_batch_amount = u.refund_batch_amount, batch_id = u.batch_id, updated_at = u.updated_at, atc_key = u.atc_key
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
-				$9::bigint[], $10::text[], $11::bigint[], $12::text[])
-			AS u(id, status, reason, held, captured, refunded, refund_settled, refund_batch_id, refund_batch_amount,
-				batch_id, updated_at, atc_key) WHERE a.id = u.id`,
-			id, status, reason, held, captured, refunded, settled, refBatch, refBatchAmt, batch, updated, atcKey)
 	}
 	if len(c.Journals) > 0 {
 		var id, kind, auth, merchant, channel, memo []string
@@ -381,8 +368,57 @@ func (t *pgTx) Apply(ctx context.Context, c *ledger.Changes) error {
 		b.Queue(`INSERT INTO idempotency (scope, key, hash, result, created_at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`, scope, key, hash, res, created)
 	}
-	if b.Len() == 0 {
-		return nil
+	b.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
+	if len(c.Auths) > 0 {
+		var id, status, reason, batch []string
+		var atcKey []*string
+		var held, captured, refunded, settled, refBatchAmt, updated []int64
+		var refBatch []string
+		for _, a := range c.Auths {
+			id, status, reason, batch = append(id, a.ID), append(status, a.Status), append(reason, a.Reason), append(batch, a.BatchID)
+			held, captured, refunded, updated = append(held, a.Held), append(captured, a.Captured), append(refunded, a.Refunded), append(updated, micros(a.UpdatedAt))
+			settled, refBatch, refBatchAmt = append(settled, a.RefundSettled), append(refBatch, a.RefundBatchID), append(refBatchAmt, a.RefundBatchAmount)
+			atcKey = append(atcKey, nullable(a.ATCKey()))
+		}
+		b.Queue(`UPDATE authorizations a SET status = u.status, reason = u.reason, held = u.held, captured = u.captured,
+			refunded = u.refunded, refund_settled = u.refund_settled, refund_batch_id = u.refund_batch_id,
+			refund_batch_amount = u.refund_batch_amount, batch_id = u.batch_id, updated_at = u.updated_at, atc_key = u.atc_key
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
+				$9::bigint[], $10::text[], $11::bigint[], $12::text[])
+			AS u(id, status, reason, held, captured, refunded, refund_settled, refund_batch_id, refund_batch_amount,
+				batch_id, updated_at, atc_key) WHERE a.id = u.id`,
+			id, status, reason, held, captured, refunded, settled, refBatch, refBatchAmt, batch, updated, atcKey)
+	}
+	if len(c.Credentials) > 0 {
+		var id []string
+		var atc []int32
+		for _, cr := range c.Credentials {
+			id, atc = append(id, cr.ID), append(atc, int32(cr.LastATC))
+		}
+		b.Queue(`UPDATE credentials c SET last_atc = u.atc FROM unnest($1::text[], $2::int[]) AS u(id, atc) WHERE c.id = u.id`, id, atc)
+	}
+	if len(c.Accounts) > 0 {
+		var id []string
+		var bal, held []int64
+		for _, a := range c.Accounts {
+			id, bal, held = append(id, a.ID), append(bal, a.Balance), append(held, a.Held)
+		}
+		b.Queue(`UPDATE accounts a SET balance = u.balance, held = u.held
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, balance, held) WHERE a.id = u.id`, id, bal, held)
+	}
+	if len(c.Deltas) > 0 {
+		id := make([]string, len(c.Deltas))
+		amt := make([]int64, len(c.Deltas))
+		for i, d := range c.Deltas {
+			id[i], amt[i] = d.AccountID, d.Amount
+		}
+		if len(id) > 1 {
+			// One UPDATE locks its rows in no set order; two writers
+			// crediting the same two accounts could deadlock.
+			b.Queue(`SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, id)
+		}
+		b.Queue(`UPDATE accounts a SET balance = a.balance + u.amount
+			FROM unnest($1::text[], $2::bigint[]) AS u(id, amount) WHERE a.id = u.id`, id, amt)
 	}
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("writing batch: %w", mapErr(err))

@@ -241,6 +241,7 @@ const (
 	qAuthByATC         = `SELECT ` + authRead + ` FROM authorizations WHERE atc_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`
 	qNewAccounts       = `INSERT INTO accounts (` + acctCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAccounts          = `UPDATE accounts SET balance = v.value->>1, held = v.value->>2 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
+	qDeltas            = `UPDATE accounts SET balance = balance + v.value->>1 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
 	qCredentials       = `UPDATE credentials SET last_atc = v.value->>1 FROM json_each(?) AS v WHERE credentials.id = v.value->>0`
 	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, refund_settled = ?, refund_batch_id = ?, refund_batch_amount = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
@@ -250,7 +251,7 @@ const (
 	qEntries           = `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`
 )
 
-var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qIdempotencyKeys, qEntries}
+var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qDeltas, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qIdempotencyKeys, qEntries}
 
 type sqliteTx struct {
 	tx *sql.Tx
@@ -432,6 +433,12 @@ func scanAcct(sc interface{ Scan(...any) error }) (ledger.Account, error) {
 	return a, err
 }
 
+// HouseAccounts implements [ledger.Tx]. SQLite has one writer, so
+// reading locks nothing either way.
+func (t *sqliteTx) HouseAccounts(ctx context.Context, ids []string) ([]ledger.Account, error) {
+	return t.Accounts(ctx, ids)
+}
+
 func (t *sqliteTx) Accounts(ctx context.Context, ids []string) ([]ledger.Account, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -592,6 +599,12 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 	})
 	if err != nil {
 		return fmt.Errorf("writing entries: %w", err)
+	}
+	err = t.execJSON(ctx, qDeltas, len(c.Deltas), func(i int) []any {
+		return []any{c.Deltas[i].AccountID, c.Deltas[i].Amount}
+	})
+	if err != nil {
+		return fmt.Errorf("writing house account deltas: %w", err)
 	}
 	return nil
 }

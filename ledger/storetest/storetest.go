@@ -7,6 +7,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,6 +212,47 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 					t.Errorf("violations %+v, want %s", v, tt.check)
 				}
 			})
+		}
+	})
+
+	t.Run("HouseAccountDeltas", func(t *testing.T) {
+		// Deltas add to balances written by other transactions; they do
+		// not overwrite them. HouseAccounts reads what Accounts reads.
+		e := setup(t)
+		store := e.Ledger.Store()
+		ids := []string{e.Wallets[0].ID, e.Wallets[1].ID}
+		for _, d := range []int64{7, -3} {
+			err := store.Write(ctx, func(tx ledger.Tx) error {
+				return tx.Apply(ctx, &ledger.Changes{Deltas: []ledger.Delta{{AccountID: ids[0], Amount: d}, {AccountID: ids[1], Amount: 2 * d}}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := store.Write(ctx, func(tx ledger.Tx) error {
+			locked, err := tx.Accounts(ctx, ids)
+			if err != nil {
+				return err
+			}
+			house, err := tx.HouseAccounts(ctx, ids)
+			if err != nil {
+				return err
+			}
+			byID := func(a, b ledger.Account) int { return strings.Compare(a.ID, b.ID) }
+			slices.SortFunc(locked, byID)
+			slices.SortFunc(house, byID)
+			if len(locked) != 2 || !reflect.DeepEqual(locked, house) {
+				t.Errorf("Accounts %+v, HouseAccounts %+v", locked, house)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []int64{10_004, 10_008} {
+			if bal, _ := e.Balance(t, ids[i]); bal != want {
+				t.Errorf("wallet %d: balance %d, want %d", i, bal, want)
+			}
 		}
 	})
 
