@@ -49,65 +49,47 @@ func newMont4(m *big.Int) *mont4 {
 	return c
 }
 
+// madd returns t + a·b + c as hi, lo; it cannot overflow 128 bits.
+func madd(t, a, b, c uint64) (hi, lo uint64) {
+	hi, lo = bits.Mul64(a, b)
+	var carry uint64
+	lo, carry = bits.Add64(lo, t, 0)
+	hi += carry
+	lo, carry = bits.Add64(lo, c, 0)
+	return hi + carry, lo
+}
+
 // mul returns a·b·R⁻¹ mod m for a, b < m (CIOS: each limb of a is
 // multiplied in and one limb reduced away in the same pass).
 func (c *mont4) mul(a, b *limbs4) limbs4 {
-	var t0, t1, t2, t3, t4 uint64
+	var t [5]uint64
 	for i := range 4 {
-		ai := a[i]
-		var hi, lo, carry, t5 uint64
-		// t += ai·b
-		hi, lo = bits.Mul64(ai, b[0])
-		t0, carry = bits.Add64(t0, lo, 0)
-		k := hi + carry
-		hi, lo = bits.Mul64(ai, b[1])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t1, carry = bits.Add64(t1, lo, 0)
-		k = hi + carry
-		hi, lo = bits.Mul64(ai, b[2])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t2, carry = bits.Add64(t2, lo, 0)
-		k = hi + carry
-		hi, lo = bits.Mul64(ai, b[3])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t3, carry = bits.Add64(t3, lo, 0)
-		k = hi + carry
-		t4, t5 = bits.Add64(t4, k, 0)
+		// t += a[i]·b
+		var k, carry uint64
+		k, t[0] = madd(t[0], a[i], b[0], 0)
+		k, t[1] = madd(t[1], a[i], b[1], k)
+		k, t[2] = madd(t[2], a[i], b[2], k)
+		k, t[3] = madd(t[3], a[i], b[3], k)
+		var t5 uint64
+		t[4], t5 = bits.Add64(t[4], k, 0)
 		// t = (t + q·m) / 2^64, with q making the low limb zero
-		q := t0 * c.minv
-		hi, lo = bits.Mul64(q, c.m[0])
-		_, carry = bits.Add64(t0, lo, 0)
-		k = hi + carry
-		hi, lo = bits.Mul64(q, c.m[1])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t0, carry = bits.Add64(t1, lo, 0)
-		k = hi + carry
-		hi, lo = bits.Mul64(q, c.m[2])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t1, carry = bits.Add64(t2, lo, 0)
-		k = hi + carry
-		hi, lo = bits.Mul64(q, c.m[3])
-		lo, carry = bits.Add64(lo, k, 0)
-		hi += carry
-		t2, carry = bits.Add64(t3, lo, 0)
-		k = hi + carry
-		t3, carry = bits.Add64(t4, k, 0)
-		t4 = t5 + carry
+		q := t[0] * c.minv
+		k, _ = madd(t[0], q, c.m[0], 0)
+		k, t[0] = madd(t[1], q, c.m[1], k)
+		k, t[1] = madd(t[2], q, c.m[2], k)
+		k, t[2] = madd(t[3], q, c.m[3], k)
+		t[3], carry = bits.Add64(t[4], k, 0)
+		t[4] = t5 + carry
 	}
 	// t < 2m: subtract m once if that does not go below zero.
 	var r limbs4
 	var borrow uint64
-	r[0], borrow = bits.Sub64(t0, c.m[0], 0)
-	r[1], borrow = bits.Sub64(t1, c.m[1], borrow)
-	r[2], borrow = bits.Sub64(t2, c.m[2], borrow)
-	r[3], borrow = bits.Sub64(t3, c.m[3], borrow)
-	if _, borrow = bits.Sub64(t4, 0, borrow); borrow != 0 {
-		return limbs4{t0, t1, t2, t3}
+	r[0], borrow = bits.Sub64(t[0], c.m[0], 0)
+	r[1], borrow = bits.Sub64(t[1], c.m[1], borrow)
+	r[2], borrow = bits.Sub64(t[2], c.m[2], borrow)
+	r[3], borrow = bits.Sub64(t[3], c.m[3], borrow)
+	if _, borrow = bits.Sub64(t[4], 0, borrow); borrow != 0 {
+		return limbs4(t[:4])
 	}
 	return r
 }
