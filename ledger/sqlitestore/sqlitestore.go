@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -30,6 +31,15 @@ type Store struct {
 	chunks map[string][]string  // multi-row forms of the INSERTs, by chunkSizes
 	stop   chan struct{}
 	done   chan struct{}
+
+	// SQLite starts the WAL over only when a write begins after a
+	// checkpoint copied all of it. A writer that is never idle outruns
+	// the passive checkpoints, and its WAL would grow without bound (355
+	// MB after 15,000 authorizations at full load), each frame appended
+	// to the file costing more than one written over. So past
+	// restartFrames the writer checkpoints itself (see Write).
+	walFrames     atomic.Int64 // the WAL's length at the last checkpoint
+	restartFrames int64
 
 	closeOnce sync.Once
 }
@@ -53,6 +63,10 @@ func registerWriter() {
 // checkpointEvery is how often the WAL is copied back into the database.
 const checkpointEvery = 250 * time.Millisecond
 
+// restartFrames is the WAL length, in frames (pages), past which the
+// writer restarts it (see Store.restartFrames).
+const restartFrames = 8192 // 32 MiB of 4 KiB pages
+
 // checkpoints runs passive checkpoints, which never block the writer,
 // until Close.
 func (s *Store) checkpoints() {
@@ -64,8 +78,17 @@ func (s *Store) checkpoints() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			s.checkpoint()
 		}
+	}
+}
+
+// checkpoint copies what it can of the WAL into the database without
+// waiting for the writer, and notes the WAL's length.
+func (s *Store) checkpoint() {
+	var busy, frames, done int64
+	if s.r.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done) == nil {
+		s.walFrames.Store(frames)
 	}
 }
 
@@ -93,7 +116,7 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, stmts: make(map[string]*sql.Stmt), chunks: make(map[string][]string),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), restartFrames: restartFrames}
 	go s.checkpoints()
 	if err := s.migrate(); err != nil {
 		s.Close()
@@ -198,6 +221,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Write implements [ledger.Store].
 func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.walFrames.Load() > s.restartFrames {
+		// Between transactions, the writer's own checkpoint has only the
+		// frames since the last passive one left to copy, and then the
+		// next write starts the WAL over. If it cannot finish (a reader
+		// holds an old snapshot), the next passive checkpoint says so and
+		// a later write tries again: nothing is lost either way.
+		s.walFrames.Store(0)
+		s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

@@ -81,3 +81,45 @@ func TestIdempotencyKeyBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestWALRestarts: when checkpoints cannot keep up with the writer (here a
+// reader's old snapshot holds one back, as a never-idle writer would),
+// the writer starts the WAL over instead of appending to it forever.
+func TestWALRestarts(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.restartFrames = 8
+	ctx := context.Background()
+	merchant := func(i int) {
+		t.Helper()
+		err := s.Write(ctx, func(tx ledger.Tx) error {
+			return tx.CreateMerchant(ctx, ledger.Merchant{ID: fmt.Sprint("m", i), Name: "shop"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	merchant(0)
+	old, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := old.QueryRow(`SELECT count(*) FROM merchants`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		merchant(i)
+	}
+	s.checkpoint() // copies nothing past the old snapshot
+	old.Rollback()
+	before := s.walFrames.Load()
+	merchant(21)
+	s.checkpoint()
+	if after := s.walFrames.Load(); before <= s.restartFrames || after >= before {
+		t.Errorf("WAL of %d frames, then %d after one more write: not started over", before, after)
+	}
+}
