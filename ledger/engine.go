@@ -66,21 +66,28 @@ const (
 	arcDeclined     = "05" // do not honour
 )
 
-func settlementAccount(merchant, currency string) string {
-	return "settle:" + merchant + ":" + currency
-}
-func receivableAccount(currency string) string { return "offline_receivable:" + currency }
-func fundingAccount(currency string) string    { return "funding:" + currency }
+// The ledger's own accounts ("house accounts"), by the prefixes of
+// their ids; wallet ids have no colon.
+const (
+	settlePrefix     = "settle:"
+	receivablePrefix = "offline_receivable:"
+	fundingPrefix    = "funding:"
+)
 
-// isHouseAccount tells the ledger's own accounts (the three above) from
-// wallets, whose ids have no colon. No decision reads a house account's
-// balance, so a batch neither locks them when it loads nor writes their
-// balances back: it adds its entries to them at the end (Changes.Deltas).
-// Every purchase credits its merchant's settlement account, and locking
-// it for whole transactions would queue concurrent writers (several
-// ledgerd on one PostgreSQL) behind each other.
+func settlementAccount(merchant, currency string) string {
+	return settlePrefix + merchant + ":" + currency
+}
+func receivableAccount(currency string) string { return receivablePrefix + currency }
+func fundingAccount(currency string) string    { return fundingPrefix + currency }
+
+// isHouseAccount tells house accounts from wallets. No decision reads a
+// house account's balance, so a batch neither locks them when it loads
+// nor writes their balances back: it adds its entries to them at the end
+// (Changes.Deltas). Every purchase credits its merchant's settlement
+// account, and locking it for whole transactions would queue concurrent
+// writers (several ledgerd on one PostgreSQL) behind each other.
 func isHouseAccount(id string) bool {
-	for _, p := range [...]string{"settle:", "offline_receivable:", "funding:"} {
+	for _, p := range [...]string{settlePrefix, receivablePrefix, fundingPrefix} {
 		if strings.HasPrefix(id, p) {
 			return true
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"tappos/emv/tlv"
 )
@@ -179,4 +180,25 @@ func FuzzParseCardData(f *testing.F) {
 			t.Fatalf("out of range: pan length %d atc %d amount %d", len(d.pan), d.atc, d.amount)
 		}
 	})
+}
+
+// TestHouseAccounts: the ledger's own accounts are told from wallets by
+// their ids, which newID never makes with a colon.
+func TestHouseAccounts(t *testing.T) {
+	l := &Ledger{now: func() time.Time { return time.Unix(1, 0) }, rand: strings.NewReader(strings.Repeat("x", 64))}
+	tests := []struct {
+		id    string
+		house bool
+	}{
+		{settlementAccount("m_1", "EUR"), true},
+		{receivableAccount("CNY"), true},
+		{fundingAccount("USD"), true},
+		{l.newID("w"), false},
+		{"settlement", false},
+	}
+	for _, tt := range tests {
+		if got := isHouseAccount(tt.id); got != tt.house {
+			t.Errorf("isHouseAccount(%q) = %v, want %v", tt.id, got, tt.house)
+		}
+	}
 }
