@@ -55,7 +55,9 @@ type ConcurrentStore interface {
 
 // A Tx is a store transaction. Its reads lock what they return until the
 // transaction ends, in the order credentials, authorizations, accounts,
-// so that concurrent writers cannot deadlock on each other.
+// so that concurrent writers cannot deadlock on each other. House
+// accounts are the exception: read unlocked, and locked last by Apply's
+// deltas, in id order.
 type Tx interface {
 	// Idempotency returns the stored records among keys.
 	Idempotency(ctx context.Context, keys []IdemKey) ([]IdemRecord, error)
