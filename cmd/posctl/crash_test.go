@@ -54,9 +54,11 @@ var crashPhases = []string{"starting", "PRESENT_CARD", "PROCESSING", "REMOVE_CAR
 
 const (
 	// crashKills is the least number of taps killed; the loop runs until
-	// it has them (and crashMaxTaps bounds it).
+	// it has them (and crashMaxTaps bounds it). A late kill lands only if
+	// the tap is still running, so how many taps that takes depends on
+	// the machine's speed: some 80 here, and once 90 gave only 47 kills.
 	crashKills   = 50
-	crashMaxTaps = 90
+	crashMaxTaps = 160
 	// A quarter of the kills land anywhere in the first crashEarly of a
 	// tap (start, waiting for pcscd to see the card); the rest within
 	// crashLate of the card being seen, spread over the kernel, the
