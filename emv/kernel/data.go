@@ -24,11 +24,12 @@ type session struct {
 	tsi      tags.TSI
 }
 
-// Size hints for the data maps: a tap stores some 15 terminal and 40 card
-// data objects, and a map grown one step at a time rehashes on the way.
+// Size hints for the data maps: a tap stores 17 terminal and 20 to 32
+// card data objects, and a map grown one step at a time rehashes on the
+// way. (A hint past 7/8 of a power of two doubles the map.)
 const (
-	termDataHint = 32
-	cardDataHint = 64
+	termDataHint = 24
+	cardDataHint = 48
 )
 
 // setTerminalData fills the terminal data objects every kernel may ask

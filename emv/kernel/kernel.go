@@ -95,7 +95,7 @@ func (k *Kernel) Run(ctx context.Context, card Transceiver, tx Transaction) (*Ou
 	defer cancel()
 
 	s := &session{k: k, cfg: k.Config, card: card, tx: tx, out: out,
-		term: make(map[tlv.Tag][]byte, termDataHint), cardData: make(map[tlv.Tag][]byte, cardDataHint)}
+		term: make(map[tlv.Tag][]byte, termDataHint), cardData: map[tlv.Tag][]byte{}} // final selection sizes cardData
 	if err := s.setTerminalData(); err != nil {
 		out.Reason = "terminal setup failed"
 		return out, err
