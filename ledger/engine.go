@@ -202,15 +202,15 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 			ids = append(ids, o.chat.accounts...)
 		}
 	}
-	var house []string
-	ids = slices.DeleteFunc(uniq(ids, cmp.Compare), func(id string) bool {
+	var locked, house []string
+	for _, id := range uniq(ids, cmp.Compare) {
 		if isHouseAccount(id) {
 			house = append(house, id)
-			return true
+		} else {
+			locked = append(locked, id)
 		}
-		return false
-	})
-	accts, err := b.tx.Accounts(ctx, ids)
+	}
+	accts, err := b.tx.Accounts(ctx, locked)
 	if err != nil {
 		return fmt.Errorf("loading accounts: %w", err)
 	}
