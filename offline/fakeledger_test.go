@@ -115,6 +115,17 @@ func (f *fakeLedger) checkPostings(t testing.TB, ids []string) {
 	}
 }
 
+// enqueueTaps queues one tap of 1.00 per id of txnIDs(prefix, n), all
+// with one card, and returns the ids.
+func enqueueTaps(t testing.TB, q *Queue, prefix string, n int, pan string) []string {
+	t.Helper()
+	ids := txnIDs(prefix, n)
+	for _, id := range ids {
+		mustEnqueue(t, q, tap(id, pan, 100))
+	}
+	return ids
+}
+
 func txnIDs(prefix string, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {

@@ -75,10 +75,7 @@ func TestSyncResumesAfterCrash(t *testing.T) {
 	clock := newClock()
 	q, path := openTest(t, clock, &Limits{})
 	ctx := context.Background()
-	ids := txnIDs("r", 10)
-	for _, id := range ids {
-		mustEnqueue(t, q, tap(id, testPANs[0], 100))
-	}
+	ids := enqueueTaps(t, q, "r", 10, testPANs[0])
 	f := newFakeLedger(t)
 	claimed, _, err := q.claim(ctx, 0, 4)
 	if err != nil {
@@ -113,10 +110,7 @@ func TestSyncResumesAfterCrash(t *testing.T) {
 func TestSyncBackoff(t *testing.T) {
 	q, _ := openTest(t, newClock(), &Limits{})
 	ctx := context.Background()
-	ids := txnIDs("b", 3)
-	for _, id := range ids {
-		mustEnqueue(t, q, tap(id, testPANs[1], 100))
-	}
+	ids := enqueueTaps(t, q, "b", 3, testPANs[1])
 	f := newFakeLedger(t)
 	f.failNext(5)
 	sl := &noSleep{}
@@ -275,10 +269,7 @@ func TestSyncFailedBatchNextPass(t *testing.T) {
 	clock := newClock()
 	q, _ := openTest(t, clock, &Limits{})
 	ctx := context.Background()
-	ids := txnIDs("p", 10)
-	for _, id := range ids {
-		mustEnqueue(t, q, tap(id, testPANs[0], 100))
-	}
+	ids := enqueueTaps(t, q, "p", 10, testPANs[0])
 	f := newFakeLedger(t)
 	fw := &failingForwarder{Forwarder: f.forwarder(), fail: 2}
 	rep, err := newSyncer(q, fw, 3, &noSleep{}).Drain(ctx, 0)
