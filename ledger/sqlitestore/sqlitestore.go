@@ -47,6 +47,12 @@ type Store struct {
 // writerDriver is go-sqlite3 with automatic checkpoints off: the writer
 // commits only its own transaction, and a background goroutine copies the
 // WAL back into the database (see checkpoints).
+//
+// Its temporary files are kept in memory. A multi-row INSERT that could
+// fail a constraint halfway keeps a statement journal, the pages it
+// changed as they were, and past 64 KiB SQLite spilled that journal to a
+// temporary file: half of the bytes the writer wrote (57 KB an
+// authorization, 28 KB without), and an eighth of its CPU.
 const writerDriver = "sqlite3-ledger-writer"
 
 var registerOnce sync.Once
@@ -54,7 +60,7 @@ var registerOnce sync.Once
 func registerWriter() {
 	registerOnce.Do(func() {
 		sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+			_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY", nil)
 			return err
 		}})
 	})
