@@ -67,20 +67,34 @@ func (s Scheme) padding() Padding {
 }
 
 // acKey returns the key the scheme computes cryptograms with.
-func (s Scheme) acKey(k Keys) ([]byte, error) {
+func (s Scheme) acKey(k Keys) (*key2, error) {
 	if s == VisaCVN10 {
-		return k.ICCMasterKey, checkLen("ICC master key", k.ICCMasterKey, 16, 16)
+		return k.master()
 	}
-	return k.SessionKey, checkLen("session key", k.SessionKey, 16, 16)
+	return k.session()
+}
+
+func (k Keys) master() (*key2, error) {
+	if err := checkLen("ICC master key", k.ICCMasterKey, 16, 16); err != nil {
+		return nil, err
+	}
+	return cipherOf(k.ICCMasterKey, k.mk), nil
+}
+
+func (k Keys) session() (*key2, error) {
+	if err := checkLen("session key", k.SessionKey, 16, 16); err != nil {
+		return nil, err
+	}
+	return cipherOf(k.SessionKey, k.sk), nil
 }
 
 // arpcKey returns the key for ARPC method (1 or 2), or ErrUnsupportedMethod.
-func (s Scheme) arpcKey(k Keys, method int) ([]byte, error) {
+func (s Scheme) arpcKey(k Keys, method int) (*key2, error) {
 	switch {
 	case s == VisaCVN10 && method == 1, s == MastercardCVN16 && method == 1:
-		return k.ICCMasterKey, checkLen("ICC master key", k.ICCMasterKey, 16, 16)
+		return k.master()
 	case s == VisaCVN18 && method == 2, s == EMVCSK:
-		return k.SessionKey, checkLen("session key", k.SessionKey, 16, 16)
+		return k.session()
 	case !s.valid():
 		return nil, ErrUnknownScheme
 	}
@@ -98,7 +112,7 @@ func GenerateAC(s Scheme, k Keys, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return retailMAC(key, data, s.padding()), nil
+	return key.mac(data, s.padding()), nil
 }
 
 // VerifyAC checks the application cryptogram ac over data in constant time
@@ -131,7 +145,7 @@ func ARPC1(s Scheme, k Keys, arqc, arc []byte) ([]byte, error) {
 	in := make([]byte, blockSize)
 	copy(in, arc)
 	subtle.XORBytes(in, in, arqc)
-	return encryptECB(key, in), nil
+	return key.ecb(in), nil
 }
 
 // ARPC2 returns the 4-byte ARPC of EMV Book 2 8.2.2 (method 2): the retail
@@ -152,5 +166,5 @@ func ARPC2(s Scheme, k Keys, arqc, csu, propAuth []byte) ([]byte, error) {
 		return nil, err
 	}
 	in := slices.Concat(arqc, csu, propAuth)
-	return retailMAC(key, in, PaddingMethod2)[:4], nil
+	return key.mac(in, PaddingMethod2)[:4], nil
 }

@@ -14,6 +14,19 @@ type Keys struct {
 	// SessionKey is the 16-byte AC session key for the transaction; nil
 	// for schemes that use the ICC master key directly (Visa CVN 10).
 	SessionKey []byte
+
+	// mk and sk are the key schedules DeriveSession made for the keys
+	// above: the ARPC reuses the master key's.
+	mk, sk *key2
+}
+
+// cipherOf returns the schedule of key: cached if it is still the key it
+// was made for.
+func cipherOf(key []byte, cached *key2) *key2 {
+	if cached.is(key) {
+		return cached
+	}
+	return newKey2(key)
 }
 
 // Derive derives the card keys for one transaction from the issuer master
@@ -59,7 +72,7 @@ func DeriveSession(s Scheme, iccMK, atc, un, r []byte) (Keys, error) {
 	if err := checkLen("ICC master key", iccMK, 16, 16); err != nil {
 		return Keys{}, err
 	}
-	k := Keys{ICCMasterKey: append([]byte(nil), iccMK...)}
+	k := Keys{ICCMasterKey: append([]byte(nil), iccMK...), mk: newKey2(iccMK)}
 	var div []byte
 	switch s {
 	case VisaCVN10:
@@ -86,7 +99,8 @@ func DeriveSession(s Scheme, iccMK, atc, un, r []byte) (Keys, error) {
 		}
 		div = r
 	}
-	k.SessionKey = commonSessionKey(iccMK, div)
+	k.SessionKey = commonSessionKey(k.mk, div)
+	k.sk = newKey2(k.SessionKey)
 	return k, nil
 }
 
@@ -168,12 +182,12 @@ func masterKeyFromY(imk []byte, y string) []byte {
 // commonSessionKey derives a session key with the EMV Book 2 A1.3.1 common
 // session key derivation: SK = 3DES(MK)[R with byte 3 = F0] ||
 // 3DES(MK)[R with byte 3 = 0F], with odd parity.
-func commonSessionKey(mk, r []byte) []byte {
+func commonSessionKey(mk *key2, r []byte) []byte {
 	in := make([]byte, 16)
 	copy(in, r)
 	copy(in[8:], r)
 	in[2], in[10] = 0xF0, 0x0F
-	sk := encryptECB(mk, in)
+	sk := mk.ecb(in)
 	setOddParity(sk)
 	return sk
 }

@@ -52,40 +52,63 @@ func RetailMAC(key, data []byte, m Padding) ([]byte, error) {
 
 // retailMAC is RetailMAC for a key already checked to be 16 bytes.
 func retailMAC(key, data []byte, m Padding) []byte {
-	kl, _ := des.NewCipher(key[:8])
-	kr, _ := des.NewCipher(key[8:16])
+	return newKey2(key).mac(data, m)
+}
+
+// A key2 is a double-length DES key KL || KR with the key schedules of
+// its halves, made once: two-key triple DES (encrypt KL, decrypt KR,
+// encrypt KL) and the retail MAC both use them. A key schedule costs as
+// much as encrypting four blocks.
+type key2 struct {
+	raw  [16]byte
+	l, r cipher.Block
+}
+
+// newKey2 makes the schedules of a 16-byte key.
+func newKey2(key []byte) *key2 {
+	k := &key2{raw: [16]byte(key)}
+	k.l, _ = des.NewCipher(key[:8]) // cannot fail: 8 bytes
+	k.r, _ = des.NewCipher(key[8:16])
+	return k
+}
+
+// is reports whether k is the schedule of key.
+func (k *key2) is(key []byte) bool { return k != nil && len(key) == 16 && k.raw == [16]byte(key) }
+
+// encrypt encrypts one block with two-key triple DES.
+func (k *key2) encrypt(dst, src []byte) {
+	k.l.Encrypt(dst, src)
+	k.r.Decrypt(dst, dst)
+	k.l.Encrypt(dst, dst)
+}
+
+// ecb encrypts src, a multiple of 8 bytes, with triple DES in ECB mode.
+func (k *key2) ecb(src []byte) []byte {
+	dst := make([]byte, len(src))
+	for i := 0; i+blockSize <= len(src); i += blockSize {
+		k.encrypt(dst[i:i+blockSize], src[i:i+blockSize])
+	}
+	return dst
+}
+
+// mac computes the retail MAC of data padded with method m.
+func (k *key2) mac(data []byte, m Padding) []byte {
 	padded := Pad(data, m)
 	h := make([]byte, blockSize)
 	for i := 0; i < len(padded); i += blockSize {
 		for j := range blockSize {
 			h[j] ^= padded[i+j]
 		}
-		kl.Encrypt(h, h)
+		k.l.Encrypt(h, h)
 	}
-	kr.Decrypt(h, h)
-	kl.Encrypt(h, h)
+	k.r.Decrypt(h, h)
+	k.l.Encrypt(h, h)
 	return h
-}
-
-// tdes returns the two-key triple DES cipher for a 16-byte key.
-func tdes(key []byte) cipher.Block {
-	k := make([]byte, 0, 24)
-	k = append(k, key[:16]...)
-	k = append(k, key[:8]...)
-	c, _ := des.NewTripleDESCipher(k) // cannot fail: the key is 24 bytes
-	return c
 }
 
 // encryptECB encrypts src, a multiple of 8 bytes, with the 16-byte key in
 // ECB mode.
-func encryptECB(key, src []byte) []byte {
-	c := tdes(key)
-	dst := make([]byte, len(src))
-	for i := 0; i+blockSize <= len(src); i += blockSize {
-		c.Encrypt(dst[i:i+blockSize], src[i:i+blockSize])
-	}
-	return dst
-}
+func encryptECB(key, src []byte) []byte { return newKey2(key).ecb(src) }
 
 // KCV returns the 3-byte key check value of a 16-byte double-length DES
 // key: the first 3 bytes of its triple DES encryption of 8 zero bytes.
