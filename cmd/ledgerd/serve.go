@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"tappos/ledger"
@@ -32,6 +34,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 200, "requests per second per API key (negative: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(api.GCPercent)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	fail := func(err error) int {

@@ -23,6 +23,13 @@ import (
 	"tappos/ledger/internal/httpjson"
 )
 
+// GCPercent is the garbage collector's target that ledgerd serves with
+// unless GOGC is set. The server's live heap is small and each request
+// leaves garbage behind, so at Go's default of 100 the collector ran
+// every few milliseconds under load. At 400 an authorization cost ~20 µs
+// less CPU, for a few tens of MB more memory.
+const GCPercent = 400
+
 // Config configures a [Server].
 type Config struct {
 	Ledger *ledger.Ledger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,6 +26,8 @@ func BenchmarkLedgerAuth(b *testing.B) {
 		{"sqlite", sqliteStores},
 		{"postgres", pgStores},
 	}
+	// As ledgerd serves.
+	defer debug.SetGCPercent(debug.SetGCPercent(api.GCPercent))
 	for _, s := range stores {
 		b.Run("store="+s.name, func(b *testing.B) {
 			e := NewEnv(b, s.open(b, 1), 64, 64, ledger.MaxAmount/100)
