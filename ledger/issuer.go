@@ -52,7 +52,8 @@ func (EMVCryptograms) VerifyAC(scheme string, imk []byte, pan string, psn byte, 
 		}
 		r = append(append(append([]byte{}, atc...), 0, 0), un...)
 	}
-	keys, err := cryptogram.Derive(s, imk, pan, fmt.Sprintf("%02X", psn), atc, un, r)
+	const hexDigits = "0123456789ABCDEF"
+	keys, err := cryptogram.Derive(s, imk, pan, string([]byte{hexDigits[psn>>4], hexDigits[psn&15]}), atc, un, r)
 	if err != nil {
 		return nil, fmt.Errorf("deriving card keys: %w", err)
 	}

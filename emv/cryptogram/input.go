@@ -76,8 +76,9 @@ func tagValue(get func(uint32) []byte, tag uint32, min, max int) ([]byte, error)
 	if len(v) == 0 {
 		return nil, fmt.Errorf("tag %X: %w", tag, ErrMissingTag)
 	}
-	if err := checkLen(fmt.Sprintf("tag %X", tag), v, min, max); err != nil {
-		return nil, err
+	if len(v) < min || len(v) > max {
+		// Named only on error: formatting costs more than the check.
+		return nil, checkLen(fmt.Sprintf("tag %X", tag), v, min, max)
 	}
 	return v, nil
 }
