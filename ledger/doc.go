@@ -7,6 +7,9 @@
 // request to a writer goroutine that applies many requests in one durable
 // transaction of its [Store] (group commit): one writer on SQLite, two on
 // PostgreSQL, whose server works on one transaction while another commits.
+// On a [PipelinedStore] (SQLite, with its redo log) the writer goes on
+// with the next batch while the last one is made durable, and a batch's
+// answers go out only once it is.
 // Within a batch the requests are applied in order against rows the store
 // has locked, so writers and several ledger processes may share one
 // database. The ledger's own accounts (merchants' settlement, the offline

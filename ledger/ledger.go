@@ -55,6 +55,12 @@ type Ledger struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
+	// With a PipelinedStore and one writer, committed batches wait in
+	// deliveries for their commits to be durable (see deliver).
+	pipe       PipelinedStore
+	deliveries chan delivery
+	delivered  chan struct{}
+
 	mu       sync.Mutex
 	inflight map[IdemKey]bool
 
@@ -118,6 +124,12 @@ func New(cfg Config) (*Ledger, error) {
 	if cs, ok := cfg.Store.(ConcurrentStore); ok && writers == 0 {
 		writers = cs.Writers()
 	}
+	if ps, ok := cfg.Store.(PipelinedStore); ok && writers <= 1 {
+		l.pipe = ps
+		l.deliveries = make(chan delivery, 64)
+		l.delivered = make(chan struct{})
+		go l.deliver()
+	}
 	for range max(writers, 1) {
 		l.wg.Add(1)
 		go l.writer()
@@ -137,6 +149,10 @@ func (l *Ledger) Close() error {
 	l.closeMu.Unlock()
 	close(l.stop)
 	l.wg.Wait()
+	if l.pipe != nil {
+		close(l.deliveries)
+		<-l.delivered
+	}
 	return nil
 }
 
@@ -269,9 +285,10 @@ func (l *Ledger) writer() {
 // isolating an op whose failure would sink the others.
 func (l *Ledger) run(ops []*op) {
 	var results []opResult
+	var durable func() error
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		results, err = l.applyBatch(ops)
+		results, durable, err = l.applyBatch(ops)
 		if !errors.Is(err, ErrConflict) {
 			break
 		}
@@ -287,22 +304,56 @@ func (l *Ledger) run(ops []*op) {
 		}
 		return
 	}
+	if err == nil && durable != nil {
+		l.deliveries <- delivery{ops, results, durable}
+		return
+	}
+	l.finish(ops, results, err)
+}
+
+// A delivery is a committed batch whose results wait for its commit to
+// be durable.
+type delivery struct {
+	ops     []*op
+	results []opResult
+	durable func() error
+}
+
+// deliver answers committed batches in commit order once they are
+// durable, while the writer goes on with the next ones.
+func (l *Ledger) deliver() {
+	defer close(l.delivered)
+	for d := range l.deliveries {
+		err := d.durable()
+		if err != nil {
+			l.log.Error("commit not durable", "ops", len(d.ops), "err", err)
+		}
+		l.finish(d.ops, d.results, err)
+	}
+}
+
+// finish answers ops with their results, or all with err.
+func (l *Ledger) finish(ops []*op, results []opResult, err error) {
 	for i, o := range ops {
 		r := opResult{err: err}
 		if err == nil {
 			r = results[i]
 		}
+		// Released only now, so that a retry with the same key while
+		// the commit is not yet durable gets ErrInFlight.
 		l.release(o)
 		o.done <- r
 	}
 }
 
-func (l *Ledger) applyBatch(ops []*op) ([]opResult, error) {
+// applyBatch runs ops in one transaction. With a PipelinedStore, the
+// commit is durable once durable returns; otherwise durable is nil.
+func (l *Ledger) applyBatch(ops []*op) (results []opResult, durable func() error, err error) {
 	start := time.Now()
-	results := make([]opResult, len(ops))
+	results = make([]opResult, len(ops))
 	// The writer must finish what it started even if callers gave up.
 	ctx := context.Background()
-	err := l.store.Write(ctx, func(tx Tx) error {
+	fn := func(tx Tx) error {
 		b := &batch{
 			l: l, tx: tx, now: l.now(),
 			idem:        make(map[IdemKey]IdemRecord),
@@ -329,9 +380,14 @@ func (l *Ledger) applyBatch(ops []*op) ([]opResult, error) {
 			return nil
 		}
 		return tx.Apply(ctx, ch)
-	})
+	}
+	if l.pipe != nil {
+		durable, err = l.pipe.WriteAsync(ctx, fn)
+	} else {
+		err = l.store.Write(ctx, fn)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l.statsMu.Lock()
 	l.stats.Batches++
@@ -347,7 +403,7 @@ func (l *Ledger) applyBatch(ops []*op) ([]opResult, error) {
 		}
 	}
 	l.statsMu.Unlock()
-	return results, nil
+	return results, durable, nil
 }
 
 // Stats returns a copy of the counters.

@@ -53,6 +53,17 @@ type ConcurrentStore interface {
 	Writers() int
 }
 
+// A PipelinedStore can run its next write transaction while the last
+// one's commit is still being made durable: the ledger's single writer
+// then never waits for the disk.
+type PipelinedStore interface {
+	Store
+	// WriteAsync is Write, except that the commit need not be durable
+	// when it returns: durable blocks until it is. A transaction that
+	// reads what an earlier one wrote is durable only after that one.
+	WriteAsync(ctx context.Context, fn func(Tx) error) (durable func() error, err error)
+}
+
 // A Tx is a store transaction. Its reads lock what they return until the
 // transaction ends, in the order credentials, authorizations, accounts,
 // so that concurrent writers cannot deadlock on each other. House
