@@ -132,8 +132,8 @@ func TestDevSeedsOnce(t *testing.T) {
 	if !strings.Contains(first.String(), "seeded;") {
 		t.Fatalf("first run: %s", first.String())
 	}
-	// A second ledgerd on the same files (SQLite allows it) prints the
-	// same keys without seeding again.
+	// A second ledgerd on the same files (it writes between the first
+	// one's commits) prints the same keys without seeding again.
 	_, second := startDev(t, dir)
 	if !strings.Contains(second.String(), "already seeded") {
 		t.Fatalf("second run: %s", second.String())

@@ -50,6 +50,7 @@ func (t *sqliteTx) CatalogItems(ctx context.Context, merchantID string, skus []s
 // ApplyChat writes inside a savepoint, so that a failure leaves the rest
 // of the batch's transaction as it was.
 func (t *sqliteTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err error) {
+	t.other = true
 	if _, err := t.tx.ExecContext(ctx, `SAVEPOINT chat`); err != nil {
 		return err
 	}
@@ -97,12 +98,14 @@ func (t *sqliteTx) ApplyChat(ctx context.Context, c *ledger.ChatChanges) (err er
 }
 
 func (t *sqliteTx) PutCatalogItem(ctx context.Context, it ledger.CatalogItem) error {
+	t.other = true
 	_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO catalog_items (`+dbrow.CatalogCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		it.MerchantID, it.SKU, it.Name, it.Price, it.Currency, it.Stock)
 	return mapErr(err)
 }
 
 func (t *sqliteTx) CreateOwnerKey(ctx context.Context, k ledger.APIKey, walletID string) error {
+	t.other = true
 	if err := t.CreateAPIKey(ctx, k); err != nil {
 		return err
 	}

@@ -192,4 +192,10 @@ ALTER TABLE authorizations ADD COLUMN refund_batch_amount INTEGER NOT NULL DEFAU
 UPDATE authorizations SET refund_settled = refunded, refund_batch_id = batch_id, refund_batch_amount = refunded
 	WHERE batch_id != '' AND refunded > 0;
 `,
+	// 5: the sequence number of the last redo record committed (see
+	// redoLog).
+	`
+CREATE TABLE redo (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+INSERT INTO redo VALUES (1, 0);
+`,
 }

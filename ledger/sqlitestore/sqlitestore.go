@@ -1,11 +1,18 @@
 // Package sqlitestore keeps the ledger in an SQLite database (WAL mode,
-// synchronous=FULL, so that a commit is on disk before it returns). One
-// connection writes; readers use their own connections.
+// synchronous=FULL) with a redo log beside it (the database's path with
+// "-redo" appended): a batch of authorizations is durable once its writes
+// are synced to the log, and SQLite commits many batches at a time (see
+// redoLog). One connection writes; readers use their own connections.
+//
+// The first process to open the database owns the log. Others (ledgerd's
+// admin commands, a second ledgerd) commit each write at once, in
+// between the owner's commits.
 package sqlitestore
 
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,10 +34,14 @@ import (
 type Store struct {
 	w      *sql.DB // one connection, BEGIN IMMEDIATE
 	r      *sql.DB
+	redo   *redoLog
+	flushc chan struct{}        // asks the flusher to commit now
 	stmts  map[string]*sql.Stmt // prepared once on the writer's connection
-	chunks map[string][]string  // multi-row forms of the INSERTs, by chunkSizes
-	stop   chan struct{}
-	done   chan struct{}
+	// queryIndex is each hot query's place in hotQueries.
+	queryIndex map[string]int
+	chunks     map[string][]string // multi-row forms of the INSERTs, by chunkSizes
+	stop       chan struct{}
+	done       chan struct{}
 
 	// SQLite starts the WAL over only when a write begins after a
 	// checkpoint copied all of it. A writer that is never idle outruns
@@ -40,6 +51,14 @@ type Store struct {
 	// restartFrames the writer checkpoints itself (see Write).
 	walFrames     atomic.Int64 // the WAL's length at the last checkpoint
 	restartFrames int64
+
+	// mu serializes the writer: tx is the transaction it keeps open
+	// across batches, nil when everything is committed. broken is set
+	// when the database could not be brought back in line with the redo
+	// log: nothing more may be written.
+	mu     sync.Mutex
+	tx     *sql.Tx
+	broken error
 
 	closeOnce sync.Once
 }
@@ -76,19 +95,37 @@ const checkpointEvery = time.Second
 // writer restarts it (see Store.restartFrames).
 const restartFrames = 32768 // 128 MiB of 4 KiB pages
 
-// checkpoints runs passive checkpoints, which never block the writer,
-// until Close.
-func (s *Store) checkpoints() {
+// flushEvery is how long batches stay in the redo log before SQLite
+// commits them, and flushBytes how much of the log makes it commit
+// sooner. Each commit holds up the writer while it writes the pages the
+// batches changed, so it must stay short.
+const (
+	flushEvery = 100 * time.Millisecond
+	flushBytes = 4 << 20
+)
+
+// background commits the writer's transaction every flushEvery and when
+// asked, and runs passive checkpoints, which never block the writer, until
+// Close.
+func (s *Store) background() {
 	defer close(s.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
+	f := time.NewTicker(flushEvery)
+	defer f.Stop()
+	c := time.NewTicker(checkpointEvery)
+	defer c.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-f.C:
+		case <-s.flushc:
+		case <-c.C:
 			s.checkpoint()
+			continue
 		}
+		// A commit that fails is recovered from the log (see
+		// commitLocked); the next write or read meets any lasting error.
+		s.flush()
 	}
 }
 
@@ -124,9 +161,15 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, stmts: make(map[string]*sql.Stmt), chunks: make(map[string][]string),
-		stop: make(chan struct{}), done: make(chan struct{}), restartFrames: restartFrames}
-	go s.checkpoints()
+	redo, err := openRedo(path + "-redo")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	s := &Store{w: w, r: r, redo: redo, stmts: make(map[string]*sql.Stmt), chunks: make(map[string][]string),
+		flushc: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), restartFrames: restartFrames}
+	go s.background()
 	if err := s.migrate(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
@@ -135,12 +178,25 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.redo.owner {
+		s.mu.Lock()
+		err = s.recoverLocked(nil)
+		s.mu.Unlock()
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("opening %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
 // prepare prepares the writer's hot statements once, on its only
 // connection; transactions then reuse them without preparing again.
 func (s *Store) prepare() error {
+	s.queryIndex = make(map[string]int, len(hotQueries))
+	for i, q := range hotQueries {
+		s.queryIndex[q] = i
+	}
 	qs := hotQueries
 	for _, q := range hotQueries {
 		if !strings.HasPrefix(q, "INSERT") {
@@ -213,44 +269,208 @@ func (s *Store) migrate() error {
 	return nil
 }
 
-// Close closes the database.
+// Close commits what the redo log holds and closes the database.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.mu.Lock()
+	err := s.commitLocked()
+	s.mu.Unlock()
 	// A last full checkpoint leaves a small WAL behind.
 	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(err, s.r.Close(), s.w.Close(), s.redo.close())
 }
 
 // Ping implements [ledger.Store].
 func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
-// Write implements [ledger.Store].
+// Write implements [ledger.Store]. A batch that only applies
+// [ledger.Changes] is durable once the redo log is synced; any other
+// write commits at once.
 func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
-	if s.walFrames.Load() > s.restartFrames {
-		// Between transactions, the writer's own checkpoint has only the
-		// frames since the last passive one left to copy, and then the
-		// next write starts the WAL over. If it cannot finish (a reader
-		// holds an old snapshot), the next passive checkpoint says so and
-		// a later write tries again: nothing is lost either way.
-		s.walFrames.Store(0)
-		s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	durable, err := s.WriteAsync(ctx, fn)
 	if err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
+		return err
+	}
+	return durable()
+}
+
+// WriteAsync implements [ledger.PipelinedStore].
+func (s *Store) WriteAsync(ctx context.Context, fn func(ledger.Tx) error) (func() error, error) {
+	s.mu.Lock()
+	seq, err := s.writeLocked(ctx, fn)
+	size := s.redo.size()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if size > flushBytes {
+		select {
+		case s.flushc <- struct{}{}:
+		default:
+		}
+	}
+	if seq == 0 {
+		return func() error { return nil }, nil
+	}
+	return func() error { return s.redo.wait(seq) }, nil
+}
+
+// writeLocked runs fn in the writer's transaction and returns the
+// sequence number of its redo record, 0 if it has none.
+func (s *Store) writeLocked(ctx context.Context, fn func(ledger.Tx) error) (uint64, error) {
+	if s.broken != nil {
+		return 0, s.broken
+	}
+	for !s.redo.owner {
+		done, err := s.writeShared(ctx, fn)
+		if done || err != nil {
+			return 0, err
+		}
+	}
+	if s.tx == nil {
+		if s.walFrames.Load() > s.restartFrames {
+			// Between transactions, the writer's own checkpoint has only
+			// the frames since the last passive one left to copy, and then
+			// the next write starts the WAL over. If it cannot finish (a
+			// reader holds an old snapshot), the next passive checkpoint
+			// says so and a later write tries again: nothing is lost
+			// either way.
+			s.walFrames.Store(0)
+			s.w.Exec("PRAGMA wal_checkpoint(RESTART)")
+		}
+		// Not ctx: the transaction outlives this request.
+		tx, err := s.w.Begin()
+		if err != nil {
+			return 0, fmt.Errorf("beginning transaction: %w", err)
+		}
+		s.tx = tx
+	}
+	// A batch that fails rolls back the whole transaction, and the
+	// batches before it are applied again from the log: failures are rare,
+	// and a savepoint per batch would copy every page it changes.
+	t := &sqliteTx{tx: s.tx, s: s}
+	if err := fn(t); err != nil {
+		return 0, s.recoverLocked(err)
+	}
+	if t.other {
+		return 0, s.commitLocked()
+	}
+	if len(t.redo) == 0 {
+		return 0, nil
+	}
+	seq := s.redo.last + 1
+	if _, err := s.tx.Exec("UPDATE redo SET seq = ?", seq); err != nil {
+		return 0, s.recoverLocked(fmt.Errorf("writing redo sequence: %w", err))
+	}
+	if _, err := s.redo.append(t.redo); err != nil {
+		return 0, s.recoverLocked(err)
+	}
+	return seq, nil
+}
+
+// writeShared runs fn in a transaction of its own and commits it, unless
+// the log's owner has died: then it takes the log over, brings the
+// database up to date from it, and reports that it did not write.
+func (s *Store) writeShared(ctx context.Context, fn func(ledger.Tx) error) (done bool, err error) {
+	// BEGIN IMMEDIATE waits for the owner to commit its batches.
+	tx, err := s.w.Begin()
+	if err != nil {
+		return false, fmt.Errorf("beginning transaction: %w", err)
+	}
+	alive, err := s.redo.ownerAlive()
+	if err != nil || !alive {
+		tx.Rollback()
+		if err != nil {
+			return false, err
+		}
+		if _, err := s.redo.own(); err != nil {
+			return false, err
+		}
+		if s.redo.owner {
+			return false, s.recoverLocked(nil)
+		}
+		return false, nil // another process took it over first
 	}
 	if err := fn(&sqliteTx{tx: tx, s: s}); err != nil {
 		tx.Rollback()
-		return err
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", mapErr(err))
+		return false, fmt.Errorf("committing: %w", mapErr(err))
 	}
+	return true, nil
+}
+
+// flush commits the writer's transaction, so that readers see every
+// batch written.
+func (s *Store) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked()
+}
+
+// commitLocked commits the writer's transaction, if one is open, and
+// starts the redo log over.
+func (s *Store) commitLocked() error {
+	if s.tx == nil {
+		return nil
+	}
+	err := s.tx.Commit()
+	s.tx = nil
+	if err != nil {
+		return s.recoverLocked(fmt.Errorf("committing: %w", mapErr(err)))
+	}
+	s.redo.restart()
 	return nil
+}
+
+// recoverLocked rolls back the writer's transaction, if one is open, and
+// commits again what the redo log holds and the database lacks. It
+// returns cause, or why recovery failed.
+func (s *Store) recoverLocked(cause error) error {
+	if s.tx != nil {
+		s.tx.Rollback()
+		s.tx = nil
+	}
+	if err := s.replayLocked(); err != nil {
+		s.broken = fmt.Errorf("bringing the database up to date from its redo log: %w", err)
+		return errors.Join(cause, s.broken)
+	}
+	s.redo.restart()
+	return cause
+}
+
+// replayLocked commits the redo log's records that the database lacks.
+func (s *Store) replayLocked() error {
+	var committed uint64
+	if err := s.w.QueryRow("SELECT seq FROM redo").Scan(&committed); err != nil {
+		return fmt.Errorf("reading redo sequence: %w", err)
+	}
+	recs, err := s.redo.records(committed)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	ctx := context.Background()
+	tx, err := s.w.Begin()
+	if err != nil {
+		return err
+	}
+	t := &sqliteTx{tx: tx, s: s, replay: true}
+	for _, r := range recs {
+		if err := t.replayRecord(ctx, r.body); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("redo record %d: %w", r.seq, err)
+		}
+	}
+	if _, err := tx.Exec("UPDATE redo SET seq = ?", recs[len(recs)-1].seq); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // mapErr turns a uniqueness violation into ledger.ErrConflict.
@@ -297,6 +517,122 @@ var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC
 type sqliteTx struct {
 	tx *sql.Tx
 	s  *Store
+	// redo records the statements Apply runs, for the redo log, unless
+	// replay is set; other is set by any other write, which the redo log
+	// does not carry.
+	redo   []byte
+	replay bool
+	other  bool
+}
+
+// record adds a statement to the batch's redo record: the query's place
+// in hotQueries, then its arguments, each a kind byte and its value.
+func (t *sqliteTx) record(query string, args []any) error {
+	if t.replay {
+		return nil
+	}
+	t.redo = binary.AppendUvarint(t.redo, uint64(t.s.queryIndex[query]))
+	t.redo = binary.AppendUvarint(t.redo, uint64(len(args)))
+	for _, a := range args {
+		switch v := a.(type) {
+		case nil:
+			t.redo = append(t.redo, argNull)
+		case int64:
+			t.redo = binary.AppendVarint(append(t.redo, argInt), v)
+		case int:
+			t.redo = binary.AppendVarint(append(t.redo, argInt), int64(v))
+		case string:
+			t.redo = binary.AppendUvarint(append(t.redo, argText), uint64(len(v)))
+			t.redo = append(t.redo, v...)
+		default:
+			return fmt.Errorf("redo: cannot record a %T", a)
+		}
+	}
+	return nil
+}
+
+// The kinds of recorded arguments.
+const (
+	argNull byte = iota
+	argInt
+	argText
+)
+
+var errBadRecord = errors.New("malformed redo record")
+
+// A statement is one recorded statement: its query's place in
+// hotQueries and its arguments.
+type statement struct {
+	query int
+	args  []any
+}
+
+// decodeRecord returns the statements of a redo record's body.
+func decodeRecord(body []byte) ([]statement, error) {
+	next := func() (uint64, error) {
+		v, n := binary.Uvarint(body)
+		if n <= 0 {
+			return 0, errBadRecord
+		}
+		body = body[n:]
+		return v, nil
+	}
+	var out []statement
+	for len(body) > 0 {
+		q, err := next()
+		if err != nil {
+			return nil, err
+		}
+		n, err := next()
+		if err != nil || q >= uint64(len(hotQueries)) || n > uint64(len(body)) {
+			return nil, errBadRecord
+		}
+		st := statement{query: int(q), args: make([]any, n)}
+		for i := range st.args {
+			if len(body) == 0 {
+				return nil, errBadRecord
+			}
+			kind := body[0]
+			body = body[1:]
+			switch kind {
+			case argNull:
+			case argInt:
+				v, m := binary.Varint(body)
+				if m <= 0 {
+					return nil, errBadRecord
+				}
+				st.args[i], body = v, body[m:]
+			case argText:
+				l, err := next()
+				if err != nil || l > uint64(len(body)) {
+					return nil, errBadRecord
+				}
+				st.args[i], body = string(body[:l]), body[l:]
+			default:
+				return nil, errBadRecord
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// replayRecord runs the statements of a redo record again.
+func (t *sqliteTx) replayRecord(ctx context.Context, body []byte) error {
+	stmts, err := decodeRecord(body)
+	if err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		st, err := t.stmt(ctx, hotQueries[s.query])
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, s.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqliteTx) Idempotency(ctx context.Context, keys []ledger.IdemKey) ([]ledger.IdemRecord, error) {
@@ -515,8 +851,10 @@ func (t *sqliteTx) execJSON(ctx context.Context, query string, n int, args func(
 	if err != nil {
 		return err
 	}
-	_, err = st.ExecContext(ctx, string(arg))
-	return mapErr(err)
+	if _, err = st.ExecContext(ctx, string(arg)); err != nil {
+		return mapErr(err)
+	}
+	return t.record(query, []any{string(arg)})
 }
 
 // execMany runs one statement for each row of args.
@@ -536,11 +874,18 @@ func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(
 		}
 		for ; n-i >= size; i += size {
 			var all []any
+			rows := make([][]any, 0, size)
 			for j := i; j < i+size; j++ {
-				all = append(all, args(j)...)
+				rows = append(rows, args(j))
+				all = append(all, rows[len(rows)-1]...)
 			}
 			if _, err := st.ExecContext(ctx, all...); err != nil {
 				return mapErr(err)
+			}
+			for _, r := range rows {
+				if err := t.record(query, r); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -552,8 +897,12 @@ func (t *sqliteTx) execMany(ctx context.Context, query string, n int, args func(
 		return err
 	}
 	for ; i < n; i++ {
-		if _, err := st.ExecContext(ctx, args(i)...); err != nil {
+		a := args(i)
+		if _, err := st.ExecContext(ctx, a...); err != nil {
 			return mapErr(err)
+		}
+		if err := t.record(query, a); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -651,29 +1000,34 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 }
 
 func (t *sqliteTx) CreateMerchant(ctx context.Context, m ledger.Merchant) error {
+	t.other = true
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)`, m.ID, m.Name, micros(m.CreatedAt))
 	return mapErr(err)
 }
 
 func (t *sqliteTx) CreateTerminal(ctx context.Context, tm ledger.Terminal) error {
+	t.other = true
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO terminals (id, merchant_id, name, created_at) VALUES (?, ?, ?, ?)`,
 		tm.ID, tm.MerchantID, tm.Name, micros(tm.CreatedAt))
 	return mapErr(err)
 }
 
 func (t *sqliteTx) CreateCredential(ctx context.Context, c ledger.Credential) error {
+	t.other = true
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO credentials (`+credCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.WalletID, c.Kind, c.Token, c.Display, c.LastATC, c.Status, micros(c.CreatedAt))
 	return mapErr(err)
 }
 
 func (t *sqliteTx) CreateAPIKey(ctx context.Context, k ledger.APIKey) error {
+	t.other = true
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO api_keys (id, hash, role, merchant_id, terminal_id, revoked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Hash, k.Role, k.MerchantID, k.TerminalID, k.Revoked, micros(k.CreatedAt))
 	return mapErr(err)
 }
 
 func (t *sqliteTx) RevokeAPIKeys(ctx context.Context, id, terminalID string) (int64, error) {
+	t.other = true
 	res, err := t.tx.ExecContext(ctx, `UPDATE api_keys SET revoked = 1
 		WHERE revoked = 0 AND ((? != '' AND id = ?) OR (? = '' AND ? != '' AND terminal_id = ?))`, id, id, id, terminalID, terminalID)
 	if err != nil {
@@ -711,18 +1065,27 @@ func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error
 
 // Authorization implements [ledger.Store].
 func (s *Store) Authorization(ctx context.Context, id string) (ledger.Authorization, error) {
+	if err := s.flush(); err != nil {
+		return ledger.Authorization{}, err
+	}
 	a, err := scanAuth(s.r.QueryRowContext(ctx, `SELECT `+authRead+` FROM authorizations WHERE id = ?`, id))
 	return a, notFound(err, "authorization")
 }
 
 // Account implements [ledger.Store].
 func (s *Store) Account(ctx context.Context, id string) (ledger.Account, error) {
+	if err := s.flush(); err != nil {
+		return ledger.Account{}, err
+	}
 	a, err := scanAcct(s.r.QueryRowContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`, id))
 	return a, notFound(err, "account")
 }
 
 // History implements [ledger.Store].
 func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
 	rows, err := s.r.QueryContext(ctx, `
 SELECT j.id, j.kind, j.auth_id, j.merchant_id, j.channel, j.memo, e.amount, e.currency, j.created_at
 FROM entries e JOIN journals j ON j.id = e.journal_id
@@ -746,6 +1109,9 @@ WHERE e.account_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`, accountID
 
 // ExpiredHolds implements [ledger.Store].
 func (s *Store) ExpiredHolds(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id FROM authorizations WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`, micros(t), limit)
 	if err != nil {
 		return nil, err
@@ -764,6 +1130,11 @@ func (s *Store) ExpiredHolds(ctx context.Context, t time.Time, limit int) ([]str
 
 // PurgeIdempotency implements [ledger.Store].
 func (s *Store) PurgeIdempotency(ctx context.Context, t time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.commitLocked(); err != nil {
+		return 0, err
+	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM idempotency WHERE created_at < ?`, micros(t))
 	if err != nil {
 		return 0, err
@@ -773,6 +1144,9 @@ func (s *Store) PurgeIdempotency(ctx context.Context, t time.Time) (int64, error
 
 // Verify implements [ledger.Store]. It reads one snapshot of the books.
 func (s *Store) Verify(ctx context.Context) ([]ledger.Violation, error) {
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -801,6 +1175,9 @@ func (s *Store) Verify(ctx context.Context) ([]ledger.Violation, error) {
 
 // Counts implements [ledger.Store].
 func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
 	rows, err := s.r.QueryContext(ctx, sqlcheck.Counts)
 	if err != nil {
 		return nil, err
@@ -821,6 +1198,11 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 // Exec runs raw SQL on the writer; tests use it to break the books on
 // purpose.
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.commitLocked(); err != nil {
+		return err
+	}
 	_, err := s.w.ExecContext(ctx, query, args...)
 	return err
 }
