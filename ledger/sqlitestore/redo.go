@@ -192,9 +192,16 @@ func (l *redoLog) append(body []byte) (uint64, error) {
 // size returns how many bytes of records the log holds.
 func (l *redoLog) size() int64 { return l.off }
 
-// restart makes the next record go to the log's start, once the database
-// has committed every record in it. The caller serializes it with append.
-func (l *redoLog) restart() { l.off = 0 }
+// committed is called once the database has committed every record in
+// the log: they are durable, and the next record goes to the log's start.
+// The caller serializes it with append.
+func (l *redoLog) committed() {
+	l.off = 0
+	l.mu.Lock()
+	l.synced = max(l.synced, l.last)
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
 
 // wait returns once the record seq is on disk.
 func (l *redoLog) wait(seq uint64) error {

@@ -302,6 +302,11 @@ func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
 func (s *Store) WriteAsync(ctx context.Context, fn func(ledger.Tx) error) (func() error, error) {
 	s.mu.Lock()
 	seq, err := s.writeLocked(ctx, fn)
+	if seq == 0 {
+		// A batch that wrote nothing may have read what the batches
+		// before it wrote: its answers wait for theirs.
+		seq = s.redo.last
+	}
 	size := s.redo.size()
 	s.mu.Unlock()
 	if err != nil {
@@ -312,9 +317,6 @@ func (s *Store) WriteAsync(ctx context.Context, fn func(ledger.Tx) error) (func(
 		case s.flushc <- struct{}{}:
 		default:
 		}
-	}
-	if seq == 0 {
-		return func() error { return nil }, nil
 	}
 	return func() error { return s.redo.wait(seq) }, nil
 }
@@ -424,7 +426,7 @@ func (s *Store) commitLocked() error {
 	if err != nil {
 		return s.recoverLocked(fmt.Errorf("committing: %w", mapErr(err)))
 	}
-	s.redo.restart()
+	s.redo.committed()
 	return nil
 }
 
@@ -440,7 +442,7 @@ func (s *Store) recoverLocked(cause error) error {
 		s.broken = fmt.Errorf("bringing the database up to date from its redo log: %w", err)
 		return errors.Join(cause, s.broken)
 	}
-	s.redo.restart()
+	s.redo.committed()
 	return cause
 }
 
