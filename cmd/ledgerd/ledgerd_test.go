@@ -40,7 +40,12 @@ func (s *syncBuffer) String() string {
 
 const cardsDir = "../../testdata/cards"
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childArgs); args != "" {
+		os.Exit(run(context.Background(), strings.Split(args, "\x1f"), nil, os.Stdout, os.Stderr))
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // startDev runs ledgerd --dev until the test ends and returns its URL and
 // output.
