@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -198,4 +199,26 @@ func FuzzRedoLog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRedoConstraint: a batch that breaks a constraint rolls back the
+// writer's whole transaction; the batches before it are applied again
+// from the log, and the batch fails as a conflict.
+func TestRedoConstraint(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		deposit(t, s, i, int64(100+i))
+	}
+	dup := &ledger.Changes{NewAccounts: []ledger.Account{{ID: "acct-1", Kind: ledger.KindWallet, Currency: "EUR", Owner: "o"}}}
+	err = s.Write(ctx, func(tx ledger.Tx) error { return tx.Apply(ctx, dup) })
+	if !errors.Is(err, ledger.ErrConflict) {
+		t.Fatalf("a second account acct-1: %v, want a conflict", err)
+	}
+	deposit(t, s, 3, 103)
+	wantBalances(t, s, 4)
 }
