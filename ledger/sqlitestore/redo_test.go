@@ -13,12 +13,18 @@ import (
 	"tappos/ledger"
 )
 
+// stopBackground stops s's timed commits, so that what a test wrote stays
+// in the redo log until it says otherwise.
+func stopBackground(s *Store) {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
 // crash stops s as a killed process would: the writer's transaction is
 // lost, the redo log and its lock are left behind.
 func crash(t *testing.T, s *Store) {
 	t.Helper()
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	stopBackground(s)
 	s.mu.Lock()
 	if s.tx != nil {
 		s.tx.Rollback()
@@ -82,6 +88,7 @@ func TestRedoRecovery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			stopBackground(s)
 			for i := range 5 {
 				deposit(t, s, i, int64(100+i))
 			}
@@ -147,6 +154,7 @@ func TestRedoSharedProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopBackground(owner)
 	deposit(t, owner, 1, 101)
 	crash(t, owner)
 	// The owner's last batch is only in its log.
@@ -221,4 +229,23 @@ func TestRedoConstraint(t *testing.T) {
 	}
 	deposit(t, s, 3, 103)
 	wantBalances(t, s, 4)
+}
+
+// TestReadLatest: a point read sees the batches SQLite has not committed
+// yet, without holding the writer up to commit them.
+func TestReadLatest(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stopBackground(s)
+	deposit(t, s, 0, 100)
+	wantBalances(t, s, 1)
+	s.mu.Lock()
+	open := s.tx != nil
+	s.mu.Unlock()
+	if !open {
+		t.Error("reading an account committed the writer's transaction")
+	}
 }

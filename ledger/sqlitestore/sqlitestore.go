@@ -407,8 +407,32 @@ func (s *Store) writeShared(ctx context.Context, fn func(ledger.Tx) error) (done
 	return true, nil
 }
 
+// A queryer is the database or the writer's open transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readLatest runs a short read, fn, so that it sees every batch written:
+// in the writer's open transaction if there is one, rather than holding
+// the writer up to commit it. It returns once what fn saw is durable.
+func (s *Store) readLatest(fn func(queryer) error) error {
+	s.mu.Lock()
+	if s.tx == nil {
+		s.mu.Unlock()
+		return fn(s.r)
+	}
+	err := fn(s.tx)
+	seq := s.redo.last
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.redo.wait(seq)
+}
+
 // flush commits the writer's transaction, so that readers see every
-// batch written.
+// batch written. Long reads (history, verify) use it.
 func (s *Store) flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1066,21 +1090,21 @@ func (s *Store) Terminal(ctx context.Context, id string) (ledger.Terminal, error
 }
 
 // Authorization implements [ledger.Store].
-func (s *Store) Authorization(ctx context.Context, id string) (ledger.Authorization, error) {
-	if err := s.flush(); err != nil {
-		return ledger.Authorization{}, err
-	}
-	a, err := scanAuth(s.r.QueryRowContext(ctx, `SELECT `+authRead+` FROM authorizations WHERE id = ?`, id))
-	return a, notFound(err, "authorization")
+func (s *Store) Authorization(ctx context.Context, id string) (a ledger.Authorization, err error) {
+	err = s.readLatest(func(q queryer) error {
+		a, err = scanAuth(q.QueryRowContext(ctx, `SELECT `+authRead+` FROM authorizations WHERE id = ?`, id))
+		return notFound(err, "authorization")
+	})
+	return a, err
 }
 
 // Account implements [ledger.Store].
-func (s *Store) Account(ctx context.Context, id string) (ledger.Account, error) {
-	if err := s.flush(); err != nil {
-		return ledger.Account{}, err
-	}
-	a, err := scanAcct(s.r.QueryRowContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`, id))
-	return a, notFound(err, "account")
+func (s *Store) Account(ctx context.Context, id string) (a ledger.Account, err error) {
+	err = s.readLatest(func(q queryer) error {
+		a, err = scanAcct(q.QueryRowContext(ctx, `SELECT `+acctCols+` FROM accounts WHERE id = ?`, id))
+		return notFound(err, "account")
+	})
+	return a, err
 }
 
 // History implements [ledger.Store].
@@ -1110,24 +1134,23 @@ WHERE e.account_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`, accountID
 }
 
 // ExpiredHolds implements [ledger.Store].
-func (s *Store) ExpiredHolds(ctx context.Context, t time.Time, limit int) ([]string, error) {
-	if err := s.flush(); err != nil {
-		return nil, err
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM authorizations WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`, micros(t), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+func (s *Store) ExpiredHolds(ctx context.Context, t time.Time, limit int) (ids []string, err error) {
+	err = s.readLatest(func(q queryer) error {
+		rows, err := q.QueryContext(ctx, `SELECT id FROM authorizations WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`, micros(t), limit)
+		if err != nil {
+			return err
 		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
 }
 
 // PurgeIdempotency implements [ledger.Store].
