@@ -100,15 +100,22 @@ func TestKilledKeepsApprovals(t *testing.T) {
 			}
 		}()
 	}
-	// Long enough for SQLite to have committed some batches, and to have
-	// others only in the redo log; see sqlitestore's flushEvery.
-	time.Sleep(750 * time.Millisecond)
+	// Enough approvals for SQLite to have committed some batches, while
+	// the latest are only in the redo log; see sqlitestore's flushEvery.
+	told := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(approved)
+	}
+	for start := time.Now(); told() < 300 && time.Since(start) < 30*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
 	wg.Wait()
-	if len(approved) < 50 {
+	if len(approved) < 300 {
 		t.Fatalf("only %d approvals before the kill", len(approved))
 	}
 
