@@ -23,7 +23,7 @@ import (
 // answers go out. A page changed by many batches is then written once,
 // when the transaction commits (see Store.flush), after which the log
 // starts over. On open, the changes the database lacks are applied again
-// from the log (see replay).
+// from the log (see Store.replayLocked).
 //
 // A record is the batch's writes as the writer ran them: each statement
 // by its place in hotQueries and its arguments (see sqliteTx.record). On
