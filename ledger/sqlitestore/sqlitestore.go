@@ -98,9 +98,12 @@ const restartFrames = 32768 // 128 MiB of 4 KiB pages
 // flushEvery is how long batches stay in the redo log before SQLite
 // commits them, and flushBytes how much of the log makes it commit
 // sooner. Each commit holds up the writer while it writes the pages the
-// batches changed, so it must stay short.
+// batches changed (~11 ms at 100 ms), so it must stay short; but each
+// writes the pages of every terminal, card and wallet that paid since
+// the last. In eight alternating runs, 200 ms gave 4,698 authorizations/s
+// against 4,323 at 100 ms, with the same p99.
 const (
-	flushEvery = 100 * time.Millisecond
+	flushEvery = 200 * time.Millisecond
 	flushBytes = 4 << 20
 )
 
