@@ -47,18 +47,13 @@ func RetailMAC(key, data []byte, m Padding) ([]byte, error) {
 	if err := checkLen("MAC key", key, 16, 16); err != nil {
 		return nil, err
 	}
-	return retailMAC(key, data, m), nil
-}
-
-// retailMAC is RetailMAC for a key already checked to be 16 bytes.
-func retailMAC(key, data []byte, m Padding) []byte {
-	return newKey2(key).mac(data, m)
+	return newKey2(key).mac(data, m), nil
 }
 
 // A key2 is a double-length DES key KL || KR with the key schedules of
 // its halves, made once: two-key triple DES (encrypt KL, decrypt KR,
-// encrypt KL) and the retail MAC both use them. A key schedule costs as
-// much as encrypting four blocks.
+// encrypt KL) and the retail MAC both use them. Making a schedule costs
+// more than encrypting a block with it.
 type key2 struct {
 	raw  [16]byte
 	l, r cipher.Block
