@@ -37,18 +37,16 @@ type Store struct {
 	redo   *redoLog
 	flushc chan struct{}        // asks the flusher to commit now
 	stmts  map[string]*sql.Stmt // prepared once on the writer's connection
-	// queryIndex is each hot query's place in hotQueries.
-	queryIndex map[string]int
-	chunks     map[string][]string // multi-row forms of the INSERTs, by chunkSizes
-	stop       chan struct{}
-	done       chan struct{}
+	chunks map[string][]string  // multi-row forms of the INSERTs, by chunkSizes
+	stop   chan struct{}
+	done   chan struct{}
 
 	// SQLite starts the WAL over only when a write begins after a
 	// checkpoint copied all of it. A writer that is never idle outruns
 	// the passive checkpoints, and its WAL would grow without bound (355
 	// MB after 15,000 authorizations at full load), each frame appended
 	// to the file costing more than one written over. So past
-	// restartFrames the writer checkpoints itself (see Write).
+	// restartFrames the writer checkpoints itself (see writeLocked).
 	walFrames     atomic.Int64 // the WAL's length at the last checkpoint
 	restartFrames int64
 
@@ -196,10 +194,6 @@ func Open(path string) (*Store, error) {
 // prepare prepares the writer's hot statements once, on its only
 // connection; transactions then reuse them without preparing again.
 func (s *Store) prepare() error {
-	s.queryIndex = make(map[string]int, len(hotQueries))
-	for i, q := range hotQueries {
-		s.queryIndex[q] = i
-	}
 	qs := hotQueries
 	for _, q := range hotQueries {
 		if !strings.HasPrefix(q, "INSERT") {
@@ -541,6 +535,15 @@ const (
 	qEntries           = `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`
 )
 
+// queryIndex is each hot query's place in hotQueries.
+var queryIndex = func() map[string]int {
+	m := make(map[string]int, len(hotQueries))
+	for i, q := range hotQueries {
+		m[q] = i
+	}
+	return m
+}()
+
 var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qDeltas, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qIdempotencyKeys, qEntries}
 
 type sqliteTx struct {
@@ -560,7 +563,7 @@ func (t *sqliteTx) record(query string, args []any) error {
 	if t.replay {
 		return nil
 	}
-	t.redo = binary.AppendUvarint(t.redo, uint64(t.s.queryIndex[query]))
+	t.redo = binary.AppendUvarint(t.redo, uint64(queryIndex[query]))
 	t.redo = binary.AppendUvarint(t.redo, uint64(len(args)))
 	for _, a := range args {
 		switch v := a.(type) {
