@@ -39,9 +39,11 @@ var openReader = func(name string, allowVirtual bool) (terminal.Reader, error) {
 	return pcsc.Open(pcsc.Options{Name: name, AllowVirtual: allowVirtual})
 }
 
-// clock and entropy of the terminal commands; tests replace them.
+// clock, time zone and entropy of the terminal commands; tests replace
+// them.
 var (
 	posNow            = time.Now
+	posLoc            = time.Local
 	posRand io.Reader = rand.Reader
 )
 
@@ -145,7 +147,7 @@ func openPos(f *posFlags, needQueue, online bool) (*pos, error) {
 		cur = receipt.Currency{Numeric: cfg.Currency.Numeric, Alpha: cfg.Currency.Alpha, Exponent: cfg.Currency.Exponent}
 	}
 	p := &pos{cfg: cfg}
-	j, err := batch.Open(*f.journal, batch.Options{Now: posNow})
+	j, err := batch.Open(*f.journal, batch.Options{Now: posNow, Location: posLoc})
 	if err != nil {
 		return nil, err
 	}

@@ -73,14 +73,14 @@ func newShop(t *testing.T) *shop {
 	t.Setenv("TAPPOS_LEDGER", "")
 	t.Setenv("TAPPOS_LEDGER_KEY", "")
 	clk := &stepClock{t: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}
-	oldNow, oldRand, oldOpen, oldLocal := posNow, posRand, openReader, time.Local
-	posNow, posRand, time.Local = clk.now, &countReader{}, time.UTC
+	oldNow, oldRand, oldOpen, oldLoc := posNow, posRand, openReader, posLoc
+	posNow, posRand, posLoc = clk.now, &countReader{}, time.UTC
 	openReader = func(name string, allowVirtual bool) (terminal.Reader, error) {
 		r := memreader.New("test reader")
 		r.Present(s.card(s.next))
 		return r, nil
 	}
-	t.Cleanup(func() { posNow, posRand, openReader, time.Local = oldNow, oldRand, oldOpen, oldLocal })
+	t.Cleanup(func() { posNow, posRand, openReader, posLoc = oldNow, oldRand, oldOpen, oldLoc })
 	return s
 }
 
