@@ -14,11 +14,15 @@ build: deps
 	$(GO) build ./...
 
 # The whole suite: vet, formatting, unit tests, committed fuzz corpora,
-# end-to-end tests through pcscd/vpcd, SQLite and PostgreSQL.
+# end-to-end tests through pcscd/vpcd, SQLite and PostgreSQL; all under
+# the race detector but the fyne packages, whose race build would add
+# minutes of cgo on a fresh machine.
+GUI_PKGS = ./cmd/tappos ./ui/...
 test: deps
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -v -x -F -e "$$($(GO) list $(GUI_PKGS))")
+	$(GO) test -count=1 -timeout 25m $(GUI_PKGS)
 
 # Benchmarks; prints one "BENCH <name> <value> <unit>" line per headline figure.
 bench: deps
