@@ -228,8 +228,9 @@ func TestRedoConstraint(t *testing.T) {
 	wantBalances(t, s, 4)
 }
 
-// TestReadLatest: a point read sees the batches SQLite has not committed
-// yet, without holding the writer up to commit them.
+// TestReadLatest: a point read or an account's history sees the batches
+// SQLite has not committed yet, without holding the writer up to commit
+// them.
 func TestReadLatest(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
@@ -238,11 +239,16 @@ func TestReadLatest(t *testing.T) {
 	defer s.Close()
 	stopBackground(s)
 	deposit(t, s, 0, 100)
-	wantBalances(t, s, 1)
+	deposit(t, s, 1, 101)
+	wantBalances(t, s, 2)
+	h, err := s.History(context.Background(), "acct-1", 10)
+	if err != nil || len(h) != 1 || h[0].JournalID != "jr-acct-1" || h[0].Amount != 101 {
+		t.Errorf("history of acct-1: %+v, %v", h, err)
+	}
 	s.mu.Lock()
 	open := s.tx != nil
 	s.mu.Unlock()
 	if !open {
-		t.Error("reading an account committed the writer's transaction")
+		t.Error("reading an account or its history committed the writer's transaction")
 	}
 }

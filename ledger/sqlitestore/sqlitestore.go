@@ -429,7 +429,7 @@ func (s *Store) readLatest(fn func(queryer) error) error {
 }
 
 // flush commits the writer's transaction, so that readers see every
-// batch written. Long reads (history, verify) use it.
+// batch written. Long reads (verify, counts) use it.
 func (s *Store) flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1113,30 +1113,33 @@ func (s *Store) Account(ctx context.Context, id string) (a ledger.Account, err e
 	return a, err
 }
 
-// History implements [ledger.Store].
-func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
-	if err := s.flush(); err != nil {
-		return nil, err
-	}
-	rows, err := s.r.QueryContext(ctx, `
+// History implements [ledger.Store]: newest first in the order the
+// entries were booked, their rowids (entries are never deleted). The
+// account's index holds its entries in that order, so the read costs
+// limit rows however long the account's history, and it runs in the
+// writer's open transaction (see readLatest) rather than making it commit.
+func (s *Store) History(ctx context.Context, accountID string, limit int) (out []ledger.HistoryItem, err error) {
+	err = s.readLatest(func(q queryer) error {
+		rows, err := q.QueryContext(ctx, `
 SELECT j.id, j.kind, j.auth_id, j.merchant_id, j.channel, j.memo, e.amount, e.currency, j.created_at
 FROM entries e JOIN journals j ON j.id = e.journal_id
-WHERE e.account_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`, accountID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ledger.HistoryItem
-	for rows.Next() {
-		var h ledger.HistoryItem
-		var created int64
-		if err := rows.Scan(&h.JournalID, &h.Kind, &h.AuthID, &h.MerchantID, &h.Channel, &h.Memo, &h.Amount, &h.Currency, &created); err != nil {
-			return nil, err
+WHERE e.account_id = ? ORDER BY e.rowid DESC LIMIT ?`, accountID, limit)
+		if err != nil {
+			return err
 		}
-		h.CreatedAt = dbrow.FromMicros(created)
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var h ledger.HistoryItem
+			var created int64
+			if err := rows.Scan(&h.JournalID, &h.Kind, &h.AuthID, &h.MerchantID, &h.Channel, &h.Memo, &h.Amount, &h.Currency, &created); err != nil {
+				return err
+			}
+			h.CreatedAt = dbrow.FromMicros(created)
+			out = append(out, h)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // ExpiredHolds implements [ledger.Store].
