@@ -19,16 +19,21 @@ func init() {
 	})
 }
 
-const emvAnalyzeUsage = `usage: posctl emv analyze --capk FILE [--json] TRACE.json
+// acceptExpiredUsage documents the trace tools' --accept-expired-ca-keys.
+const acceptExpiredUsage = "use CA keys past their expiry, as the schemes' test keys in the recorded traces are"
+
+const emvAnalyzeUsage = `usage: posctl emv analyze --capk FILE [--accept-expired-ca-keys] [--json] TRACE.json
 
 Reads a recorded contactless transaction (the JSON format of testdata/traces)
 and reports the application, kernel, masked PAN, expiry, cryptogram and the
 offline data authentication (SDA, DDA, fDDA or CDA) checked under the CA
 public keys in FILE. For CDA the cryptogram is the one recovered from the
-card's signature. A failed check sets ok to false and names the step.
+card's signature. A failed check sets ok to false and names the step. A CA
+key past its expiry at the recorded date fails the check unless
+--accept-expired-ca-keys is given.
 
 Example:
-  posctl emv analyze --capk testdata/capk/capk-test.json testdata/traces/mock-msc-online.json
+  posctl emv analyze --accept-expired-ca-keys --capk testdata/capk/capk-test.json testdata/traces/mock-msc-online.json
 `
 
 func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
@@ -36,6 +41,7 @@ func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	capk := fs.String("capk", "", "CA public key file (JSON)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	acceptExpired := fs.Bool("accept-expired-ca-keys", false, acceptExpiredUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, emvAnalyzeUsage)
 		fs.PrintDefaults()
@@ -55,6 +61,7 @@ func runEmvAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "posctl emv analyze: %v\n", err)
 		return 1
 	}
+	keys.AcceptExpired = *acceptExpired
 	tr, err := readTrace(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl emv analyze: %v\n", err)

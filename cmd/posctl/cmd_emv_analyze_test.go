@@ -13,7 +13,7 @@ func TestEmvAnalyzeGolden(t *testing.T) {
 	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-offline-2", "mock-msc-ms-mode"} {
 		for _, format := range []string{"txt", "json"} {
 			t.Run(name+"."+format, func(t *testing.T) {
-				args := []string{"--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/" + name + ".json"}
+				args := []string{"--accept-expired-ca-keys", "--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/" + name + ".json"}
 				if format == "json" {
 					args = append([]string{"--json"}, args...)
 				}
@@ -42,7 +42,7 @@ func TestEmvAnalyzeTamperedRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tampered.json")
 	os.WriteFile(path, []byte(tampered), 0o644)
 	var out, errb bytes.Buffer
-	if code := runEmvAnalyze([]string{"--json", "--capk", "../../testdata/capk/capk-test.json", path}, &out, &errb); code != 0 {
+	if code := runEmvAnalyze([]string{"--json", "--accept-expired-ca-keys", "--capk", "../../testdata/capk/capk-test.json", path}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var rep struct {

@@ -82,8 +82,8 @@ func TestEmvNoFullPAN(t *testing.T) {
 			tlvCmd := func(args []string, o, e *bytes.Buffer) int { return runEmvTLV(args, o, e) }
 			arqc := func(args []string, o, e *bytes.Buffer) int { return runEMVARQC(args, o, e) }
 			runs := []run{
-				{"analyze", analyze, []string{"--capk", capk, file}, nil},
-				{"analyze --json", analyze, []string{"--json", "--capk", capk, file}, nil},
+				{"analyze", analyze, []string{"--accept-expired-ca-keys", "--capk", capk, file}, nil},
+				{"analyze --json", analyze, []string{"--json", "--accept-expired-ca-keys", "--capk", capk, file}, nil},
 			}
 			// A changed last PAN digit wherever the trace holds it makes
 			// ODA fail on signed data that holds the PAN.
@@ -96,7 +96,7 @@ func TestEmvNoFullPAN(t *testing.T) {
 			if err := os.WriteFile(tamperedPath, []byte(tampered), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			runs = append(runs, run{"analyze tampered", analyze, []string{"--json", "--capk", capk, tamperedPath}, tamperedPANs})
+			runs = append(runs, run{"analyze tampered", analyze, []string{"--json", "--accept-expired-ca-keys", "--capk", capk, tamperedPath}, tamperedPANs})
 			for i, e := range tr.Exchanges {
 				for _, h := range [][]byte{e.Command, e.Response[:len(e.Response)-2]} {
 					x := hex.EncodeToString(h)

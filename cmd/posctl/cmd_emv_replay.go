@@ -23,7 +23,7 @@ func init() {
 	})
 }
 
-const emvReplayUsage = `usage: posctl emv replay [--capk FILE]... [--json] TRACE.json
+const emvReplayUsage = `usage: posctl emv replay [--capk FILE]... [--accept-expired-ca-keys] [--json] TRACE.json
 
 Runs the contactless kernel (entry point, kernel 2 or 3) in memory against
 the card answers recorded in TRACE.json (the format of testdata/traces),
@@ -31,10 +31,12 @@ with the recording's unpredictable number, date, time, amount and currency,
 and prints the outcome. The terminal configuration is derived from the
 recorded commands (country, terminal type, capabilities, TTQ, limits), so
 the kernel's commands match the recording byte for byte. Offline data
-authentication uses the CA public keys of every --capk file.
+authentication uses the CA public keys of every --capk file; a key past its
+expiry at the recorded date fails it, as in a live terminal, unless
+--accept-expired-ca-keys is given.
 
 Example:
-  posctl emv replay --capk testdata/capk/capk-test.json testdata/traces/mock-msc-online.json
+  posctl emv replay --accept-expired-ca-keys --capk testdata/capk/capk-test.json testdata/traces/mock-msc-online.json
 `
 
 // fileList collects a repeatable flag.
@@ -49,6 +51,7 @@ func runEmvReplay(args []string, stdout, stderr io.Writer) int {
 	var capk fileList
 	fs.Var(&capk, "capk", "CA public key `FILE` (JSON); repeat for several")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	acceptExpired := fs.Bool("accept-expired-ca-keys", false, acceptExpiredUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, emvReplayUsage)
 		fs.PrintDefaults()
@@ -83,6 +86,7 @@ func runEmvReplay(args []string, stdout, stderr io.Writer) int {
 		if keys, err = kernel.LoadCAKeyFiles(capk...); err != nil {
 			return fail(err)
 		}
+		keys.AcceptExpired = *acceptExpired
 	}
 	tr, err := readTrace(files[0])
 	if err != nil {

@@ -11,7 +11,7 @@ func TestEmvReplayGolden(t *testing.T) {
 	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-offline-2", "mock-msc-ms-mode"} {
 		for _, format := range []string{"txt", "json"} {
 			t.Run(name+"."+format, func(t *testing.T) {
-				args := []string{"--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/" + name + ".json"}
+				args := []string{"--accept-expired-ca-keys", "--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/" + name + ".json"}
 				if format == "json" {
 					args = append(args, "--json")
 				}
@@ -21,6 +21,22 @@ func TestEmvReplayGolden(t *testing.T) {
 				}
 				golden(t, filepath.Join("emv_replay", name+"."+format), out.String())
 			})
+		}
+	}
+}
+
+// TestEmvReplayExpiredCAKey replays a recording signed under a scheme test
+// key that had expired: without --accept-expired-ca-keys the kernel
+// declines, as a live terminal must.
+func TestEmvReplayExpiredCAKey(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := []string{"--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/mock-msc-online.json"}
+	if code := runEmvReplay(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"DECLINED", "CA public key expired"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -63,6 +63,9 @@ type Config struct {
 	// CAKeyFiles lists CA public key files (the format of
 	// testdata/capk/capk-test.json), relative to the configuration file.
 	CAKeyFiles []string `json:"ca_key_files"`
+	// AcceptExpiredCAKeys keeps using CA keys past their expiry; for test
+	// environments only (see oda.CAKeyStore.AcceptExpired).
+	AcceptExpiredCAKeys bool `json:"accept_expired_ca_keys,omitempty"`
 	// TimeoutMS bounds one tap, from PPSE to outcome; 0 means 2000.
 	TimeoutMS int         `json:"timeout_ms"`
 	AIDs      []AIDConfig `json:"aids"`
@@ -229,7 +232,12 @@ func (c *Config) CAKeys() (*oda.CAKeyStore, error) {
 		}
 		paths[i] = name
 	}
-	return LoadCAKeyFiles(paths...)
+	keys, err := LoadCAKeyFiles(paths...)
+	if err != nil {
+		return nil, err
+	}
+	keys.AcceptExpired = c.AcceptExpiredCAKeys
+	return keys, nil
 }
 
 // LoadCAKeyFiles loads several CA key files into one store: recorded

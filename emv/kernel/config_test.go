@@ -44,6 +44,41 @@ func TestShopConfigs(t *testing.T) {
 	}
 }
 
+func TestConfigAcceptExpiredCAKeys(t *testing.T) {
+	for _, accept := range []bool{false, true} {
+		base, err := os.ReadFile(filepath.Join("..", "..", "testdata", "terminal", "us-shop.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(base, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["accept_expired_ca_keys"] = accept
+		capk, err := filepath.Abs(filepath.Join("..", "..", "testdata", "capk", "capk-test.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["ca_key_files"] = []string{capk}
+		b, _ := json.Marshal(m)
+		path := filepath.Join(t.TempDir(), "shop.json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := c.CAKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys.AcceptExpired != accept {
+			t.Errorf("accept_expired_ca_keys %v: store accepts expired keys: %v", accept, keys.AcceptExpired)
+		}
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	base, err := os.ReadFile(filepath.Join("..", "..", "testdata", "terminal", "us-shop.json"))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // CAKey is a certification authority public key (EMV Book 2 §11.2).
@@ -31,6 +32,13 @@ type CAKeyStore struct {
 	// rejected records keys whose check value did not verify, so a lookup
 	// can say why rather than "not found".
 	rejected map[caKeyID]error
+
+	// AcceptExpired lets keys past their expiry recover issuer keys. A
+	// live terminal leaves it false: an expired key is withdrawn (EMV
+	// Book 2 §11.2.2). Test environments may set it, because the schemes'
+	// published test keys stay in use long after the expiry they list
+	// (the recorded transactions in testdata/traces were made so).
+	AcceptExpired bool
 }
 
 // caKeyJSON is one entry of a CAPK file such as testdata/capk/capk-test.json.
@@ -109,6 +117,16 @@ func (e caKeyJSON) key() (*CAKey, error) {
 		k.Expiry = *e.Expiry
 	}
 	return k, nil
+}
+
+// Expired reports whether date is past the key's expiry month. A key with
+// no expiry listed never expires.
+func (k *CAKey) Expired(date time.Time) bool {
+	if k.Expiry == "" {
+		return false
+	}
+	mmyy, _ := hex.DecodeString(k.Expiry) // checked MMYY digits: BCD
+	return checkExpiry(mmyy, date) != nil
 }
 
 func (k *CAKey) checkValueMatches(want string) bool {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // loadTestCAKeys loads the payment schemes' published test CA keys.
@@ -67,6 +68,30 @@ func TestLoadCAKeys(t *testing.T) {
 			}
 			if k.Bits() != tt.bits || k.Expiry != tt.expiry || k.Index != tt.index {
 				t.Errorf("got %d bits, expiry %q, index %02X", k.Bits(), k.Expiry, k.Index)
+			}
+		})
+	}
+}
+
+func TestCAKeyExpired(t *testing.T) {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 12, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		name   string
+		expiry string
+		date   time.Time
+		want   bool
+	}{
+		{"before its month", "1230", day(2030, 11, 30), false},
+		{"last day of its month", "1230", day(2030, 12, 31), false},
+		{"first day after", "1230", day(2031, 1, 1), true},
+		{"years after", "1217", day(2026, 11, 27), true},
+		{"no expiry listed", "", day(2099, 1, 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := &CAKey{Expiry: tt.expiry}
+			if got := k.Expired(tt.date); got != tt.want {
+				t.Errorf("Expired(%s) = %v, want %v", tt.date.Format(time.DateOnly), got, tt.want)
 			}
 		})
 	}

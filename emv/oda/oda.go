@@ -19,6 +19,7 @@ var (
 	ErrMissing          = errors.New("data object missing")
 	ErrCAKeyNotFound    = errors.New("CA public key not found")
 	ErrCAKeyCheckValue  = errors.New("CA public key check value mismatch")
+	ErrCAKeyExpired     = errors.New("CA public key expired")
 	ErrLength           = errors.New("length does not match the key")
 	ErrOutOfRange       = errors.New("value not smaller than the modulus")
 	ErrHeader           = errors.New("recovered data header is not 6A")

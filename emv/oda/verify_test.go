@@ -193,6 +193,9 @@ func TestVerifyFailures(t *testing.T) {
 			f.card.IssuerCert = resign(t, f.ca, f.card.IssuerCert, func(r []byte) []byte { copy(r[2:], unhex("541F33FF")); return r },
 				f.card.IssuerRemainder, f.card.IssuerExponent)
 		}, "issuer identifier", ErrIssuerIdentifier},
+		{"CA key expired", func(t *testing.T, f *fixture, _ *FDDAInput, _ *CDAInput) {
+			f.date = time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC) // the tappos CA expires 12/35
+		}, "CA public key", ErrCAKeyExpired},
 		{"issuer certificate expired", func(t *testing.T, f *fixture, _ *FDDAInput, _ *CDAInput) {
 			f.date = time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 		}, "issuer certificate expiry", ErrExpired},
