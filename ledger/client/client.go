@@ -33,24 +33,7 @@ type Response struct {
 // Post sends body as JSON with an idempotency key. An error means no
 // answer arrived: retry with the same key.
 func (c *Client) Post(ctx context.Context, path, idemKey string, body any) (Response, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return Response{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, bytes.NewReader(b))
-	if err != nil {
-		return Response{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", idemKey)
-	if c.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Key)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(ctx, http.MethodPost, path, idemKey, body)
 	if err != nil {
 		return Response{}, err
 	}
@@ -97,24 +80,7 @@ func (c *Client) Reverse(ctx context.Context, idemKey, terminalID, txnID string)
 // with its own idempotency key; the results come back in order. An error
 // means no answer arrived: send the batch again.
 func (c *Client) AuthorizeBatch(ctx context.Context, idemKey string, items []api.BatchItem) ([]api.BatchResult, error) {
-	b, err := json.Marshal(api.BatchRequest{Items: items})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/authorizations/batch", bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", idemKey)
-	if c.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Key)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(ctx, http.MethodPost, "/v1/authorizations/batch", idemKey, api.BatchRequest{Items: items})
 	if err != nil {
 		return nil, err
 	}
@@ -130,4 +96,33 @@ func (c *Client) AuthorizeBatch(ctx context.Context, idemKey string, items []api
 		return nil, fmt.Errorf("batch: %d results for %d items", len(out.Results), len(items))
 	}
 	return out.Results, nil
+}
+
+// do sends a request with the client's key: body, if not nil, as JSON
+// under the idempotency key.
+func (c *Client) do(ctx context.Context, method, path, idemKey string, body any) (*http.Response, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }
