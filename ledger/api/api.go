@@ -4,14 +4,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -249,14 +246,7 @@ type request struct {
 }
 
 // decode reads the JSON body into v, refusing unknown fields.
-func (q *request) decode(v any) error {
-	d := json.NewDecoder(bytes.NewReader(q.body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("%w: body: %v", ledger.ErrInvalid, err)
-	}
-	return nil
-}
+func (q *request) decode(v any) error { return httpjson.Decode(q.body, v) }
 
 // forbidden is returned by handlers when the caller may not act.
 type forbidden string

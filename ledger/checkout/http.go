@@ -1,12 +1,10 @@
 package checkout
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,14 +113,8 @@ type call struct {
 	idem *ledger.Idempotency
 }
 
-func (c *call) decode(v any) error {
-	d := json.NewDecoder(bytes.NewReader(c.body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("%w: body: %v", ledger.ErrInvalid, err)
-	}
-	return nil
-}
+// decode reads the JSON body into v, refusing unknown fields.
+func (c *call) decode(v any) error { return httpjson.Decode(c.body, v) }
 
 // post reads the body, requires an Idempotency-Key and writes what h
 // returns: a session, a mandate or a result.

@@ -1,13 +1,17 @@
 // Package httpjson holds what the ledger's HTTP handlers (the terminal API
-// and chat checkout) share: JSON answers, the error body, and a rate
-// limiter per API key.
+// and chat checkout) share: JSON bodies and answers, the error body, and a
+// rate limiter per API key.
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
+
+	"tappos/ledger"
 )
 
 // ErrorBody is the JSON of every error answer.
@@ -23,6 +27,17 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	var b ErrorBody
 	b.Error.Code, b.Error.Message = code, msg
 	WriteJSON(w, status, b)
+}
+
+// Decode decodes the JSON request body into v, refusing unknown fields;
+// its error wraps ledger.ErrInvalid.
+func Decode(body []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: body: %v", ledger.ErrInvalid, err)
+	}
+	return nil
 }
 
 // WriteJSON answers with status and v as JSON.

@@ -2,9 +2,13 @@ package httpjson
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"tappos/ledger"
 )
 
 func TestLimiter(t *testing.T) {
@@ -36,5 +40,32 @@ func TestWriteError(t *testing.T) {
 	}
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("content type %q", ct)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	type body struct {
+		Amount int64 `json:"amount"`
+	}
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"valid", `{"amount":1250}`, true},
+		{"unknown field", `{"amount":1250,"pan":"4761730000000010"}`, false},
+		{"wrong type", `{"amount":"12.50"}`, false},
+		{"truncated", `{"amount":`, false},
+		{"empty", ``, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b body
+			err := Decode([]byte(tc.in), &b)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ledger.ErrInvalid)) {
+				t.Fatalf("Decode(%q) = %v", tc.in, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "4761730000000010") {
+				t.Errorf("error repeats the body: %v", err)
+			}
+		})
 	}
 }
