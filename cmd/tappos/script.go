@@ -74,6 +74,27 @@ func (s *script) wait(what string, cond func() bool) error {
 	}
 }
 
+// closeBatch waits for the offline queue to drain, then closes the batch
+// from the manager's screen and waits for its reconciliation.
+func (s *script) closeBatch() error {
+	if err := s.wait("the queue to drain", func() bool {
+		s.k.RefreshStatus()
+		return s.k.StatusInfo().Queued == 0
+	}); err != nil {
+		return err
+	}
+	s.do(func() {
+		s.k.OpenManager()
+		for _, d := range []byte(s.o.pin) {
+			s.k.Digit(d)
+		}
+		s.k.SubmitPIN()
+		s.k.OpenPage(ui.PageBatch)
+		s.k.CloseBatch()
+	})
+	return s.wait("the reconciliation", func() bool { return !s.k.Busy() && s.k.Reconciliation() != nil })
+}
+
 func (s *script) screen(want ui.Screen) error {
 	return s.wait("screen "+string(want), func() bool { return s.k.Screen() == want })
 }
@@ -213,23 +234,8 @@ func (s *script) selftest(name string) error {
 		if err := s.ledger(true); err != nil {
 			return err
 		}
-		if err := s.wait("the queue to drain", func() bool {
-			s.k.RefreshStatus()
-			return s.k.StatusInfo().Queued == 0
-		}); err != nil {
-			return err
-		}
-		s.do(func() {
-			s.k.NewSale()
-			s.k.OpenManager()
-			for _, d := range []byte(s.o.pin) {
-				s.k.Digit(d)
-			}
-			s.k.SubmitPIN()
-			s.k.OpenPage(ui.PageBatch)
-			s.k.CloseBatch()
-		})
-		if err := s.wait("the reconciliation", func() bool { return !s.k.Busy() && s.k.Reconciliation() != nil }); err != nil {
+		s.do(s.k.NewSale)
+		if err := s.closeBatch(); err != nil {
 			return err
 		}
 		var r ui.Reconciliation
@@ -350,22 +356,7 @@ func (s *script) screenshots(dir string) error {
 			if err := s.ledger(true); err != nil {
 				return err
 			}
-			if err := s.wait("the queue to drain", func() bool {
-				s.k.RefreshStatus()
-				return s.k.StatusInfo().Queued == 0
-			}); err != nil {
-				return err
-			}
-			s.do(func() {
-				s.k.OpenManager()
-				for _, d := range []byte(s.o.pin) {
-					s.k.Digit(d)
-				}
-				s.k.SubmitPIN()
-				s.k.OpenPage(ui.PageBatch)
-				s.k.CloseBatch()
-			})
-			return s.wait("the reconciliation", func() bool { return s.k.Page() == ui.PageBatch && !s.k.Busy() })
+			return s.closeBatch()
 		}},
 		{"chinese-amount", func() error {
 			s.do(func() {
