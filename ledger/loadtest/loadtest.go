@@ -380,13 +380,18 @@ func (e *Env) send(ctx context.Context, c, server int, key string, s *sent, conc
 		}()
 	}
 	var res ledger.Result
-	for attempt := 0; ; attempt++ {
+	var a *answer // the twin's, once it came
+	for {
 		r, err := e.client(c, server).Post(ctx, s.path, key, s.body)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", key, err)
 		}
-		if r.Status == http.StatusConflict && r.Code == "idempotency_key_in_flight" && attempt < 1000 {
-			time.Sleep(2 * time.Millisecond)
+		if r.Status == http.StatusConflict && r.Code == "idempotency_key_in_flight" && twin != nil && a == nil {
+			// The twin holds the key: once it is answered, the key is
+			// free and this request gets its result, replayed. No
+			// deadline: a loaded machine may take seconds.
+			got := <-twin
+			a = &got
 			continue
 		}
 		if r.Code != "" {
@@ -398,7 +403,10 @@ func (e *Env) send(ctx context.Context, c, server int, key string, s *sent, conc
 	if twin == nil {
 		return res, nil
 	}
-	a := <-twin
+	if a == nil {
+		got := <-twin
+		a = &got
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
