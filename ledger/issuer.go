@@ -14,6 +14,21 @@ type IssuerKey struct {
 	Prefix string // "541333"
 	Scheme string // visa-cvn10, visa-cvn18, mc-cvn16, emv-csk
 	IMK    []byte // 16 bytes
+
+	mk *cryptogram.IssuerMasterKey // IMK made ready by New
+}
+
+// ready checks the key and makes its IMK ready for derivations.
+func (k *IssuerKey) ready() error {
+	if _, err := cryptogram.ParseScheme(k.Scheme); err != nil {
+		return err
+	}
+	mk, err := cryptogram.NewIssuerMasterKey(k.IMK)
+	if err != nil {
+		return err
+	}
+	k.mk = mk
+	return nil
 }
 
 // ErrBadCryptogram is returned by a [Cryptograms] whose check fails.
@@ -27,7 +42,7 @@ type Cryptograms interface {
 	// returns ErrBadCryptogram (possibly wrapped) if it does not match,
 	// and otherwise a function making the response cryptogram for an
 	// authorization response code.
-	VerifyAC(scheme string, imk []byte, pan string, psn byte, get func(tag uint32) []byte) (arpc func(arc [2]byte) ([]byte, error), err error)
+	VerifyAC(scheme string, imk *cryptogram.IssuerMasterKey, pan string, psn byte, get func(tag uint32) []byte) (arpc func(arc [2]byte) ([]byte, error), err error)
 }
 
 // EMVCryptograms implements [Cryptograms] with tappos/emv/cryptogram.
@@ -39,7 +54,7 @@ type Cryptograms interface {
 type EMVCryptograms struct{}
 
 // VerifyAC implements [Cryptograms].
-func (EMVCryptograms) VerifyAC(scheme string, imk []byte, pan string, psn byte, get func(tag uint32) []byte) (func([2]byte) ([]byte, error), error) {
+func (EMVCryptograms) VerifyAC(scheme string, imk *cryptogram.IssuerMasterKey, pan string, psn byte, get func(tag uint32) []byte) (func([2]byte) ([]byte, error), error) {
 	s, err := cryptogram.ParseScheme(scheme)
 	if err != nil {
 		return nil, err
@@ -53,7 +68,7 @@ func (EMVCryptograms) VerifyAC(scheme string, imk []byte, pan string, psn byte, 
 		r = append(append(append([]byte{}, atc...), 0, 0), un...)
 	}
 	const hexDigits = "0123456789ABCDEF"
-	keys, err := cryptogram.Derive(s, imk, pan, string([]byte{hexDigits[psn>>4], hexDigits[psn&15]}), atc, un, r)
+	keys, err := imk.Derive(s, pan, string([]byte{hexDigits[psn>>4], hexDigits[psn&15]}), atc, un, r)
 	if err != nil {
 		return nil, fmt.Errorf("deriving card keys: %w", err)
 	}

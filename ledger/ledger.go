@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -90,8 +91,15 @@ func New(cfg Config) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
+	issuers := slices.Clone(cfg.Issuers)
+	for i := range issuers {
+		// The key's card range is not named: it may be a whole PAN.
+		if err := issuers[i].ready(); err != nil {
+			return nil, fmt.Errorf("ledger: issuer key %d: %w", i, err)
+		}
+	}
 	l := &Ledger{
-		store: cfg.Store, tok: tok, issuers: cfg.Issuers, crypto: cfg.Cryptograms,
+		store: cfg.Store, tok: tok, issuers: issuers, crypto: cfg.Cryptograms,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, holdTTL: cfg.HoldTTL, maxBatch: cfg.MaxBatch,
 		confirmTTL: cfg.ConfirmTTL,
 		queue:      make(chan *op, 4096),

@@ -90,7 +90,7 @@ func (l *Ledger) Authorize(ctx context.Context, idem *Idempotency, r AuthorizeRe
 		o.decline = ReasonUnknownCard
 		return l.submit(ctx, o)
 	}
-	arpc, err := l.crypto.VerifyAC(key.Scheme, key.IMK, d.pan, d.psn, d.get)
+	arpc, err := l.crypto.VerifyAC(key.Scheme, key.mk, d.pan, d.psn, d.get)
 	if err != nil {
 		o.decline = ReasonBadCryptogram
 		return l.submit(ctx, o)

@@ -150,9 +150,9 @@ func TestMasterKey(t *testing.T) {
 			}
 			var mk []byte
 			if tt.optionB {
-				mk = masterKeyB(unhex(t, imk), digits)
+				mk = masterKeyB(newKey2(unhex(t, imk)), digits)
 			} else {
-				mk = masterKeyA(unhex(t, imk), digits)
+				mk = masterKeyA(newKey2(unhex(t, imk)), digits)
 			}
 			if tt.wantKey != "" && hexUp(mk) != tt.wantKey {
 				t.Errorf("MK = %X, want %s", mk, tt.wantKey)
@@ -198,7 +198,7 @@ func TestSessionKeys(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				mk = masterKeyA(mk, digits)
+				mk = masterKeyA(newKey2(mk), digits)
 			}
 			var k Keys
 			var err error
@@ -434,6 +434,10 @@ func TestErrors(t *testing.T) {
 		{"parse unknown scheme", func() error { _, err := ParseScheme("x"); return err }, ErrUnknownScheme, false},
 		{"short IMK", func() error {
 			_, err := Derive(EMVCSK, key[:8], pan, "", nil, nil, r)
+			return err
+		}, nil, true},
+		{"short IMK made ready", func() error {
+			_, err := NewIssuerMasterKey(key[:15])
 			return err
 		}, nil, true},
 		{"PAN with letters", func() error {

@@ -38,8 +38,31 @@ func Derive(s Scheme, imk []byte, pan, psn string, atc, un, r []byte) (Keys, err
 	if !s.valid() {
 		return Keys{}, ErrUnknownScheme
 	}
-	if err := checkLen("issuer master key", imk, 16, 16); err != nil {
+	m, err := NewIssuerMasterKey(imk)
+	if err != nil {
 		return Keys{}, err
+	}
+	return m.Derive(s, pan, psn, atc, un, r)
+}
+
+// An IssuerMasterKey is an issuer master key with its key schedule made
+// once: an issuer host derives the keys of every card of a range from
+// it, and making a schedule costs more than the derivation.
+type IssuerMasterKey struct{ k *key2 }
+
+// NewIssuerMasterKey checks that imk is 16 bytes and makes its schedule.
+func NewIssuerMasterKey(imk []byte) (*IssuerMasterKey, error) {
+	if err := checkLen("issuer master key", imk, 16, 16); err != nil {
+		return nil, err
+	}
+	return &IssuerMasterKey{newKey2(imk)}, nil
+}
+
+// Derive derives the card keys for one transaction, as the function
+// [Derive] does with this key.
+func (m *IssuerMasterKey) Derive(s Scheme, pan, psn string, atc, un, r []byte) (Keys, error) {
+	if !s.valid() {
+		return Keys{}, ErrUnknownScheme
 	}
 	digits, err := panDigits(pan, psn)
 	if err != nil {
@@ -47,9 +70,9 @@ func Derive(s Scheme, imk []byte, pan, psn string, atc, un, r []byte) (Keys, err
 	}
 	var mk []byte
 	if s == VisaCVN18 && len(digits) > 18 {
-		mk = masterKeyB(imk, digits)
+		mk = masterKeyB(m.k, digits)
 	} else {
-		mk = masterKeyA(imk, digits)
+		mk = masterKeyA(m.k, digits)
 	}
 	return DeriveSession(s, mk, atc, un, r)
 }
@@ -135,7 +158,7 @@ func isDigits(s string) bool {
 // masterKeyA derives the ICC master key with EMV Book 2 A1.4.1 option A:
 // Y is the rightmost 16 digits of PAN || PSN (left-padded with zeros), and
 // MK = 3DES(IMK)[Y] || 3DES(IMK)[Y xor FF..FF], with odd parity.
-func masterKeyA(imk []byte, digits string) []byte {
+func masterKeyA(imk *key2, digits string) []byte {
 	if len(digits) < 16 {
 		digits = strings.Repeat("0", 16-len(digits)) + digits
 	}
@@ -145,7 +168,7 @@ func masterKeyA(imk []byte, digits string) []byte {
 // masterKeyB derives the ICC master key with EMV Book 2 A1.4.2 option B,
 // meant for PANs longer than 16 digits: Y is 16 digits decimalised from the
 // SHA-1 of PAN || PSN (packed BCD, left-padded to whole bytes).
-func masterKeyB(imk []byte, digits string) []byte {
+func masterKeyB(imk *key2, digits string) []byte {
 	if len(digits)%2 == 1 {
 		digits = "0" + digits
 	}
@@ -168,13 +191,13 @@ func masterKeyB(imk []byte, digits string) []byte {
 	return masterKeyFromY(imk, string(y))
 }
 
-func masterKeyFromY(imk []byte, y string) []byte {
+func masterKeyFromY(imk *key2, y string) []byte {
 	in := make([]byte, 16)
 	hex.Decode(in[:8], []byte(y)) // y is 16 decimal digits: cannot fail
 	for i := range 8 {
 		in[8+i] = ^in[i]
 	}
-	mk := encryptECB(imk, in)
+	mk := imk.ecb(in)
 	setOddParity(mk)
 	return mk
 }
