@@ -96,6 +96,27 @@ func emv(t *testing.T, pairs ...string) []byte {
 	return out
 }
 
+func TestIssuerKeyReady(t *testing.T) {
+	imk := bytes.Repeat([]byte{0x11}, 16)
+	tests := []struct {
+		name string
+		key  IssuerKey
+		ok   bool
+	}{
+		{"ready", IssuerKey{Prefix: "541333", Scheme: "mc-cvn16", IMK: imk}, true},
+		{"unknown scheme", IssuerKey{Prefix: "541333", Scheme: "mc-cvn99", IMK: imk}, false},
+		{"short IMK", IssuerKey{Prefix: "541333", Scheme: "mc-cvn16", IMK: imk[:8]}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.key.ready()
+			if (err == nil) != tt.ok || (err == nil) != (tt.key.mk != nil) {
+				t.Fatalf("ready() = %v, key made ready: %v", err, tt.key.mk != nil)
+			}
+		})
+	}
+}
+
 func TestParseCardData(t *testing.T) {
 	base := []string{"5A", "5413330089010345", "5F34", "01", "9F36", "0007", "9F26", "0102030405060708",
 		"9F27", "80", "9F02", "000000001234", "5F2A", "0978"}
