@@ -34,8 +34,8 @@ type CAKeyStore struct {
 	rejected map[caKeyID]error
 
 	// AcceptExpired lets keys past their expiry recover issuer keys. A
-	// live terminal leaves it false: an expired key is withdrawn (EMV
-	// Book 2 §11.2.2). Test environments may set it, because the schemes'
+	// live terminal leaves it false: the schemes have an expired key
+	// withdrawn. Test environments may set it, because the schemes'
 	// published test keys stay in use long after the expiry they list
 	// (the recorded transactions in testdata/traces were made so).
 	AcceptExpired bool

@@ -77,8 +77,8 @@ func (c *Card) issuerKey(keys *CAKeyStore, date time.Time, res *Result) (*Public
 		return nil, err
 	}
 	if ca.Expired(date) && !keys.AcceptExpired {
-		// A terminal withdraws a CA key after its expiry (EMV Book 2
-		// §11.2.2): certificates it signed prove nothing any more.
+		// The schemes have terminals withdraw a CA key once it expires:
+		// certificates it signed prove nothing any more.
 		return nil, fail("CA public key", ErrCAKeyExpired)
 	}
 	ik, err := RecoverIssuerKey(ca.PublicKey, c.IssuerCert, c.IssuerRemainder, c.IssuerExponent, c.PAN, date)
