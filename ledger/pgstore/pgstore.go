@@ -548,12 +548,17 @@ func (s *Store) Account(ctx context.Context, id string) (ledger.Account, error) 
 	return a, notFound(err, "account")
 }
 
-// History implements [ledger.Store].
-func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
-	rows, err := s.pool.Query(ctx, `
+// historyQuery reads an account's last entries: journal ids grow with
+// time, so the index on (account_id, journal_id) gives them newest first
+// without reading the older ones.
+const historyQuery = `
 SELECT j.id, j.kind, j.auth_id, j.merchant_id, j.channel, j.memo, e.amount, e.currency, j.created_at
 FROM entries e JOIN journals j ON j.id = e.journal_id
-WHERE e.account_id = $1 ORDER BY j.created_at DESC, j.id DESC LIMIT $2`, accountID, limit)
+WHERE e.account_id = $1 ORDER BY e.journal_id DESC LIMIT $2`
+
+// History implements [ledger.Store].
+func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
+	rows, err := s.pool.Query(ctx, historyQuery, accountID, limit)
 	if err != nil {
 		return nil, err
 	}

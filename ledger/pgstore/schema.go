@@ -196,4 +196,11 @@ ALTER TABLE authorizations ADD COLUMN refund_batch_amount BIGINT NOT NULL DEFAUL
 UPDATE authorizations SET refund_settled = refunded, refund_batch_id = batch_id, refund_batch_amount = refunded
 	WHERE batch_id != '' AND refunded > 0;
 `,
+	// 5: a wallet's history, newest first, read from the end of its
+	// entries in this index (journal ids grow with time) rather than all
+	// of them sorted.
+	`
+CREATE INDEX entries_account_journal ON entries(account_id, journal_id);
+DROP INDEX entries_account;
+`,
 }
