@@ -262,6 +262,50 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// TestIdempotencyAcrossPaths: an authorization sent alone and then in a
+// batch, or the other way round, with the same key, is one request: the
+// offline queue resends that way after a lost answer.
+func TestIdempotencyAcrossPaths(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	ctx := context.Background()
+	batch := func(t *testing.T, key string, req api.AuthorizationRequest) api.BatchResult {
+		t.Helper()
+		res, err := f.term.AuthorizeBatch(ctx, "batch-"+key, []api.BatchItem{{IdempotencyKey: key, AuthorizationRequest: req}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("batch: %v %v", res, err)
+		}
+		return res[0]
+	}
+	t.Run("single then batch", func(t *testing.T) {
+		req := f.tap(t, 0, "p1", 100, 0x80)
+		first := post(t, f.term, "/v1/authorizations", "p1", req)
+		again := batch(t, "p1", req)
+		if first.Status != 200 || again.Status != 200 || !again.Replayed || *again.Result != first.Result {
+			t.Errorf("batch resend: %+v %+v\nfirst: %+v", again, again.Error, first)
+		}
+	})
+	t.Run("batch then single", func(t *testing.T) {
+		req := f.tap(t, 1, "p2", 100, 0x80)
+		first := batch(t, "p2", req)
+		again := post(t, f.term, "/v1/authorizations", "p2", req)
+		if first.Status != 200 || again.Status != 200 || !again.Replayed || again.Result != *first.Result {
+			t.Errorf("single resend: %+v\nfirst: %+v %+v", again, first, first.Error)
+		}
+	})
+	t.Run("other body in a batch", func(t *testing.T) {
+		req := f.tap(t, 2, "p3", 100, 0x80)
+		post(t, f.term, "/v1/authorizations", "p3", req)
+		req.TerminalTxnID = "p3-other"
+		if r := batch(t, "p3", req); r.Status != 422 {
+			t.Errorf("same key, other request: %d, want 422", r.Status)
+		}
+	})
+	if bal, _ := f.env.Balance(t, f.env.Wallets[0].ID); bal != 9_900 {
+		t.Errorf("balance %d, want 9900: charged once", bal)
+	}
+	f.env.MustVerify(t)
+}
+
 func TestLimits(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	f := newFixture(t, api.Config{Rate: 1, Burst: 2, MaxBody: 1024, Now: func() time.Time { return now }})

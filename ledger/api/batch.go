@@ -106,14 +106,9 @@ func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it
 	if it.IdempotencyKey == "" || len(it.IdempotencyKey) > 255 {
 		return fail(http.StatusBadRequest, "idempotency_key_required", "every item needs an idempotency_key of 1 to 255 characters")
 	}
-	// The hash covers the item as decoded: resending the batch, whatever
-	// its layout, replays the item.
 	body, _ := json.Marshal(it.AuthorizationRequest)
-	sum := sha256.New()
-	sum.Write([]byte("batch item\n"))
-	sum.Write(body)
 	q := &request{r: r.WithContext(ctx), p: p, body: body, idem: &ledger.Idempotency{
-		IdemKey: ledger.IdemKey{Scope: p.ID, Key: it.IdempotencyKey}, Hash: hex.EncodeToString(sum.Sum(nil))}}
+		IdemKey: ledger.IdemKey{Scope: p.ID, Key: it.IdempotencyKey}, Hash: authorizationHash(it.AuthorizationRequest)}}
 	res, err := s.authorize(q)
 	var f forbidden
 	switch {
@@ -132,4 +127,15 @@ func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it
 		return fail(http.StatusInternalServerError, "internal", "internal error; send the item again with the same key")
 	}
 	return BatchResult{Status: statusOf(res), Result: &res, Replayed: res.Replayed}
+}
+
+// authorizationHash fingerprints an authorization for its idempotency key
+// as decoded, not as sent, and the same whether it came alone or in a
+// batch: the offline queue may send an item one way and, after a lost
+// answer, the other, and that resend must replay, not count as a reused
+// key.
+func authorizationHash(b AuthorizationRequest) string {
+	body, _ := json.Marshal(b) // plain fields: it always encodes
+	sum := sha256.Sum256(append([]byte("authorization\n"), body...))
+	return hex.EncodeToString(sum[:])
 }

@@ -73,6 +73,7 @@ func (s *Server) authorize(q *request) (ledger.Result, error) {
 	if err := q.decode(&b); err != nil {
 		return ledger.Result{}, err
 	}
+	q.idem.Hash = authorizationHash(b)
 	merchant, err := s.actFor(q, b.MerchantID, b.TerminalID)
 	if err != nil {
 		return ledger.Result{}, err
