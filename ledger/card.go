@@ -36,15 +36,6 @@ func (t *Tokenizer) Token(kind, value string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// MaskPAN keeps the first six and last four digits of a PAN, the display
-// form PCI DSS allows: 5413330089010345 becomes 541333******0345.
-func MaskPAN(pan string) string {
-	if len(pan) <= 10 {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}
-
 // EMV tags the ledger reads.
 const (
 	tagPAN     = 0x5A

@@ -11,23 +11,6 @@ import (
 	"tappos/emv/tlv"
 )
 
-func TestMaskPAN(t *testing.T) {
-	tests := []struct{ pan, want string }{
-		{"5413330089010345", "541333******0345"},
-		{"4761739001010010", "476173******0010"},
-		{"476173900101001", "476173*****1001"},
-		{"1234567890", "**********"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			if got := MaskPAN(tt.pan); got != tt.want {
-				t.Errorf("MaskPAN = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestTokenizer(t *testing.T) {
 	if _, err := NewTokenizer([]byte("short")); err == nil {
 		t.Error("short secret accepted")

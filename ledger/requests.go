@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"tappos/emv/tags"
 )
 
 // AuthorizeRequest is a terminal's (or a checkout's) request for money.
@@ -81,7 +83,7 @@ func (l *Ledger) Authorize(ctx context.Context, idem *Idempotency, r AuthorizeRe
 	}
 	o := &op{kind: opAuthorize, idem: idem, auth: Authorization{
 		Kind: r.Kind, Channel: r.Channel, MerchantID: r.MerchantID, TerminalID: r.TerminalID,
-		TxnID: r.TxnID, MaskedPAN: MaskPAN(d.pan), ATC: d.atc, Amount: r.Amount, Currency: r.Currency,
+		TxnID: r.TxnID, MaskedPAN: tags.MaskPAN(d.pan), ATC: d.atc, Amount: r.Amount, Currency: r.Currency,
 	}}
 	// The cryptogram is checked here, in the caller's goroutine, so that
 	// the single writer only does bookkeeping.
@@ -304,7 +306,7 @@ func (l *Ledger) LinkCard(ctx context.Context, walletID, pan string) (Credential
 			return Credential{}, fmt.Errorf("%w: PAN must have 12 to 19 digits", ErrInvalid)
 		}
 	}
-	return l.link(ctx, walletID, CredentialCard, l.tok.Token(CredentialCard, pan), MaskPAN(pan))
+	return l.link(ctx, walletID, CredentialCard, l.tok.Token(CredentialCard, pan), tags.MaskPAN(pan))
 }
 
 // LinkPhone adds a phone or device credential to a wallet.

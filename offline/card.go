@@ -50,15 +50,6 @@ type badEMVError struct{ what string }
 func (e *badEMVError) Error() string { return ErrBadEMVData.Error() + ": " + e.what }
 func (e *badEMVError) Unwrap() error { return ErrBadEMVData }
 
-// MaskPAN keeps the first six and last four digits of a PAN, the display
-// form PCI DSS allows: 5413330089010345 becomes 541333******0345.
-func MaskPAN(pan string) string {
-	if len(pan) <= 10 {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}
-
 // bcdDigits returns the nibbles of b as digits up to the first F pad, with
 // a field separator shown as "D".
 func bcdDigits(b []byte) string {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"tappos/emv/tags"
 )
 
 func FuzzCardPAN(f *testing.F) {
@@ -26,7 +28,7 @@ func FuzzCardPAN(f *testing.F) {
 		if amount < 0 || amount > 999_999_999_999 {
 			t.Fatalf("amount %d", amount)
 		}
-		if m := MaskPAN(pan); strings.Contains(m, pan) || len(m) != len(pan) {
+		if m := tags.MaskPAN(pan); strings.Contains(m, pan) || len(m) != len(pan) {
 			t.Fatalf("mask %q", m)
 		}
 	})

@@ -98,16 +98,3 @@ func TestSealBoundToTxn(t *testing.T) {
 		})
 	}
 }
-
-func TestMaskPAN(t *testing.T) {
-	for pan, want := range map[string]string{
-		"5413330089010345":    "541333******0345",
-		"4761739001010010":    "476173******0010",
-		"6011000990139424213": "601100*********4213",
-		"1234567890":          "**********",
-	} {
-		if got := MaskPAN(pan); got != want {
-			t.Errorf("MaskPAN(%s) = %s, want %s", pan[:4], got, want)
-		}
-	}
-}

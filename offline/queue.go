@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the queue's database
+
+	"tappos/emv/tags"
 )
 
 // A State is where an item is on its way to the ledger.
@@ -298,7 +300,7 @@ func (q *Queue) prepare(t Tap) (prepared, error) {
 	if err != nil {
 		return prepared{}, fmt.Errorf("enqueueing %s: %w", t.TxnID, err)
 	}
-	return prepared{tap: t, token: q.seal.cardToken(pan), masked: MaskPAN(pan), sealed: sealed}, nil
+	return prepared{tap: t, token: q.seal.cardToken(pan), masked: tags.MaskPAN(pan), sealed: sealed}, nil
 }
 
 // insert checks the limits and inserts a prepared tap in tx. fresh is

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tappos/emv/tags"
 )
 
 func TestEnqueueList(t *testing.T) {
@@ -320,7 +322,7 @@ func TestFindPAN(t *testing.T) {
 		"ascii":  {[]byte("pan=" + testPANs[1] + ";"), "ASCII"},
 		"bcd":    {emv, "BCD"},
 		"hex":    {[]byte(strings.ToUpper(hex.EncodeToString(emv))), "ASCII"},
-		"masked": {[]byte(MaskPAN(testPANs[0])), ""},
+		"masked": {[]byte(tags.MaskPAN(testPANs[0])), ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := findPAN(tc.data); got != tc.want {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 
+	"tappos/emv/tags"
 	"tappos/ledger"
 )
 
@@ -118,7 +119,7 @@ func seedDev(ctx context.Context, l *ledger.Ledger, profiles []profile, currency
 			if _, err := l.LinkCard(ctx, w.ID, p.PAN); err != nil {
 				return fmt.Errorf("linking card %s: %w", p.Name, err)
 			}
-			dw.Cards = append(dw.Cards, devCard{Profile: p.Name, Masked: ledger.MaskPAN(p.PAN)})
+			dw.Cards = append(dw.Cards, devCard{Profile: p.Name, Masked: tags.MaskPAN(p.PAN)})
 		}
 		if _, err := l.Deposit(ctx, nil, w.ID, balance, currency, "demo opening balance"); err != nil {
 			return err

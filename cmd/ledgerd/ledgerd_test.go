@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tappos/emv/tags"
 	"tappos/internal/pgtest"
 	"tappos/ledger"
 	"tappos/ledger/api"
@@ -123,7 +124,7 @@ func tapProfile(t *testing.T, url string, out *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != 200 || r.Result.Outcome != ledger.OutcomeApproved || r.Result.MaskedPAN != ledger.MaskPAN(p.PAN) {
+	if r.Status != 200 || r.Result.Outcome != ledger.OutcomeApproved || r.Result.MaskedPAN != tags.MaskPAN(p.PAN) {
 		t.Fatalf("authorization of %s: %+v", p.Name, r)
 	}
 	if strings.Contains(out.String(), p.PAN) {

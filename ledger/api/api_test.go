@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"tappos/emv/tags"
 	"tappos/ledger"
 	"tappos/ledger/api"
 	"tappos/ledger/client"
@@ -388,12 +389,12 @@ func TestNoPANAtRest(t *testing.T) {
 		bcd, _ := hex.DecodeString(c.PAN)
 		for name, b := range blobs {
 			if bytes.Contains(b, []byte(c.PAN)) || bytes.Contains(b, bcd) {
-				t.Errorf("%s contains the PAN of %s", name, ledger.MaskPAN(c.PAN))
+				t.Errorf("%s contains the PAN of %s", name, tags.MaskPAN(c.PAN))
 			}
 		}
 		// The rows are in the redo log until SQLite commits them to the
 		// WAL.
-		mask := []byte(ledger.MaskPAN(c.PAN))
+		mask := []byte(tags.MaskPAN(c.PAN))
 		if !bytes.Contains(blobs["ledger.db-redo"], mask) && !bytes.Contains(blobs["ledger.db-wal"], mask) {
 			t.Errorf("redo log and WAL lack the masked PAN %s: is the test looking at the right files?", mask)
 		}

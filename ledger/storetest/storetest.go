@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tappos/emv/cryptogram"
+	"tappos/emv/tags"
 	"tappos/ledger"
 	"tappos/ledger/ledgertest"
 )
@@ -270,7 +271,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		for i, c := range e.Cards[:4] {
 			r := e.Auth(t, ledger.AuthPurchase, "p"+c.Scheme, 1_250, Tap(t, c, 1_250, 0x80))
 			want(t, r, ledger.OutcomeApproved, "")
-			if r.ARC != "3030" || r.ARPC == "" || len(r.ApprovalCode) != 6 || r.MaskedPAN != ledger.MaskPAN(c.PAN) {
+			if r.ARC != "3030" || r.ARPC == "" || len(r.ApprovalCode) != 6 || r.MaskedPAN != tags.MaskPAN(c.PAN) {
 				t.Errorf("%s: response %+v", c.Scheme, r)
 			}
 			if bal, _ := e.Balance(t, e.Wallets[i].ID); bal != 8_750 {
