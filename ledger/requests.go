@@ -338,6 +338,19 @@ func (l *Ledger) CreateAPIKey(ctx context.Context, role, merchantID, terminalID 
 	case role != RoleTerminal && role != RoleManager && role != RoleAdmin && role != RoleAgent:
 		return APIKey{}, "", fmt.Errorf("%w: unknown role %q", ErrInvalid, role)
 	}
+	if role == RoleTerminal {
+		// The API trusts a terminal key's pair: a key naming another
+		// merchant's terminal would book on it and close its batches.
+		t, err := l.store.Terminal(ctx, terminalID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return APIKey{}, "", fmt.Errorf("%w: no terminal %s", ErrInvalid, terminalID)
+		case err != nil:
+			return APIKey{}, "", fmt.Errorf("reading terminal %s: %w", terminalID, err)
+		case t.MerchantID != merchantID:
+			return APIKey{}, "", fmt.Errorf("%w: terminal %s is not merchant %s's", ErrInvalid, terminalID, merchantID)
+		}
+	}
 	var b [32]byte
 	l.random(b[:])
 	secret := "tpk_" + base64.RawURLEncoding.EncodeToString(b[:])

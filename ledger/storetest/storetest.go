@@ -649,6 +649,32 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		}
 	})
 
+	t.Run("TerminalKeyOfItsMerchant", func(t *testing.T) {
+		e := setup(t)
+		theirs, err := e.Ledger.CreateTerminal(ctx, e.Other.ID, "their till")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name     string
+			merchant string
+			terminal string
+			ok       bool
+		}{
+			{"own terminal", e.Merchant.ID, e.Terminal.ID, true},
+			{"another merchant's terminal", e.Merchant.ID, theirs.ID, false},
+			{"unknown terminal", e.Merchant.ID, "t_nope", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, _, err := e.Ledger.CreateAPIKey(ctx, ledger.RoleTerminal, tt.merchant, tt.terminal)
+				if tt.ok && err != nil || !tt.ok && !errors.Is(err, ledger.ErrInvalid) {
+					t.Errorf("got %v, want ok %v", err, tt.ok)
+				}
+			})
+		}
+	})
+
 	t.Run("OfflineOverdraft", func(t *testing.T) {
 		e := setup(t)
 		c, w := e.Cards[0], e.Wallets[0].ID
