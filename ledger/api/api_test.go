@@ -476,6 +476,51 @@ func FuzzAuthorizationBody(f *testing.F) {
 	})
 }
 
+// TestCaptureBody: the capture's body is optional, and without one or
+// without an amount the whole hold is captured.
+func TestCaptureBody(t *testing.T) {
+	f := newFixture(t, api.Config{Rate: -1})
+	tests := []struct {
+		name string
+		body string
+		want int64 // captured
+	}{
+		{"no body", "", 500},
+		{"no amount", "{}", 500},
+		{"amount", `{"amount":300}`, 300},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			txn := fmt.Sprintf("cb%d", i)
+			a := f.tap(t, 0, txn, 500, 0x80)
+			a.Kind = ledger.AuthPreauth
+			h := post(t, f.term, "/v1/authorizations", txn, a)
+			if h.Result.Status != ledger.StatusHeld {
+				t.Fatalf("preauth: %+v", h)
+			}
+			req, err := http.NewRequest("POST", f.srv.URL+"/v1/authorizations/"+h.Result.AuthorizationID+"/capture", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+f.term.Key)
+			req.Header.Set("Idempotency-Key", txn+"/capture")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var r ledger.Result
+			if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 || r.Status != ledger.StatusCaptured || r.Amount != tt.want {
+				t.Errorf("HTTP %d %+v, want captured %d", resp.StatusCode, r, tt.want)
+			}
+		})
+	}
+	f.env.MustVerify(t)
+}
+
 // TestBatchClose runs the batch protocol: a dry run lists the ledger's
 // items (a voided payment named by the terminal among them), a close
 // whose totals differ is refused and not recorded, a matching close

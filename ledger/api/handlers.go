@@ -98,8 +98,11 @@ type AmountRequest struct {
 
 func (s *Server) capture(q *request) (ledger.Result, error) {
 	var b AmountRequest
-	if err := q.decode(&b); err != nil {
-		return ledger.Result{}, err
+	// The body is optional: without one, the whole hold is captured.
+	if len(q.body) > 0 {
+		if err := q.decode(&b); err != nil {
+			return ledger.Result{}, err
+		}
 	}
 	merchant, err := s.actFor(q, "", "")
 	if err != nil {
