@@ -113,7 +113,7 @@ func (s *Service) agentMandate(ctx context.Context, agent ledger.APIKey, walletI
 		if m.AgentKeyID != agent.ID {
 			continue
 		}
-		if m.Status == ledger.MandateActive && now.Before(m.ExpiresAt) {
+		if usable(*m, now) {
 			return *m, nil
 		}
 		if newest == nil {
@@ -124,6 +124,11 @@ func (s *Service) agentMandate(ctx context.Context, agent ledger.APIKey, walletI
 		return ledger.Mandate{}, fmt.Errorf("%w: this agent key holds no mandate on wallet %s", ErrForbidden, walletID)
 	}
 	return *newest, nil
+}
+
+// usable reports whether an agent may still spend under a mandate.
+func usable(m ledger.Mandate, now time.Time) bool {
+	return m.Status == ledger.MandateActive && now.Before(m.ExpiresAt)
 }
 
 // CreateCheckout opens a session for an agent on a wallet it holds a
@@ -224,8 +229,8 @@ func (s *Service) Catalog(ctx context.Context, merchantID, query string, limit i
 	return s.store.SearchCatalog(ctx, merchantID, query, limit)
 }
 
-// Wallet returns a wallet the key may read: an agent's under one of its
-// mandates, or the owner's.
+// Wallet returns a wallet the key may read: an agent's under an active
+// mandate, or the owner's.
 func (s *Service) Wallet(ctx context.Context, k ledger.APIKey, walletID string) (ledger.Account, error) {
 	if err := s.mayRead(ctx, k, walletID); err != nil {
 		return ledger.Account{}, err
@@ -248,10 +253,19 @@ func (s *Service) History(ctx context.Context, k ledger.APIKey, walletID string,
 	return s.l.Store().History(ctx, walletID, limit)
 }
 
+// mayRead lets a wallet's owner read it, and an agent only under a
+// mandate it may still spend under: the revoked or expired one that
+// agentMandate falls back to, for a purchase's reason, grants nothing.
 func (s *Service) mayRead(ctx context.Context, k ledger.APIKey, walletID string) error {
 	if k.Role == ledger.RoleWalletOwner {
 		return s.ownerWallet(ctx, k, walletID)
 	}
-	_, err := s.agentMandate(ctx, k, walletID)
-	return err
+	m, err := s.agentMandate(ctx, k, walletID)
+	if err != nil {
+		return err
+	}
+	if !usable(m, s.now()) {
+		return fmt.Errorf("%w: this agent key holds no active mandate on wallet %s", ErrForbidden, walletID)
+	}
+	return nil
 }

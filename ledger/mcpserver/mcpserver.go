@@ -2,7 +2,7 @@
 // Model Context Protocol (streamable HTTP). An agent authenticates with
 // its agent API key and may use the tools search_catalog,
 // create_checkout, complete_checkout, wallet_balance and
-// recent_purchases on the wallets it holds a mandate for.
+// recent_purchases on the wallets it holds an active mandate for.
 package mcpserver
 
 import (

@@ -236,6 +236,12 @@ func TestToolsRefusedMandates(t *testing.T) {
 			if got := e.Balance(t, e.Wallet.ID); got != 100_00 {
 				t.Errorf("balance %d", got)
 			}
+			// Nor may the agent read the wallet any more.
+			for _, tool := range []string{"wallet_balance", "recent_purchases"} {
+				if msg := call(t, cs, tool, map[string]any{"wallet_id": e.Wallet.ID}, nil); !strings.Contains(msg, "403") {
+					t.Errorf("%s: %q, want 403", tool, msg)
+				}
+			}
 		})
 	}
 }

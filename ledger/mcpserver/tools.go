@@ -28,9 +28,9 @@ func (t *tools) register(srv *mcp.Server) {
 		Description: "Pay a checkout session from its wallet. Within your mandate it completes at once; " +
 			"outside it the shopper must confirm a code first, then call this again."}, t.completeCheckout)
 	mcp.AddTool(srv, &mcp.Tool{Name: "wallet_balance", Annotations: readOnly,
-		Description: "The balance of a wallet you hold a mandate for, in minor units."}, t.walletBalance)
+		Description: "The balance of a wallet you hold an active mandate for, in minor units."}, t.walletBalance)
 	mcp.AddTool(srv, &mcp.Tool{Name: "recent_purchases", Annotations: readOnly,
-		Description: "The latest entries of a wallet you hold a mandate for: in-store taps and chat purchases, with merchant and items."}, t.recentPurchases)
+		Description: "The latest entries of a wallet you hold an active mandate for: in-store taps and chat purchases, with merchant and items."}, t.recentPurchases)
 }
 
 // agent returns the calling agent's key, put there by New's verifier.
