@@ -188,6 +188,9 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		if a.WalletID != "" {
 			ids = append(ids, a.WalletID, settlementAccount(a.MerchantID, a.Currency))
 		}
+		if a.Overdraft > 0 {
+			ids = append(ids, receivableAccount(a.Currency))
+		}
 	}
 	for _, o := range ops {
 		switch o.kind {
@@ -402,7 +405,7 @@ func (b *batch) authorize(o *op) Result {
 		paid := min(a.Amount, max(0, w.Available()))
 		short := a.Amount - paid
 		recv := b.account(receivableAccount(a.Currency), KindOfflineReceivable, "", a.Currency)
-		a.Status, a.Captured = StatusApproved, a.Amount
+		a.Status, a.Captured, a.Overdraft = StatusApproved, a.Amount, short
 		res.JournalID = b.post(AuthOffline, &a, "",
 			Entry{w.ID, -paid, a.Currency}, Entry{recv.ID, -short, a.Currency},
 			Entry{settle.ID, a.Amount, a.Currency})
@@ -528,8 +531,16 @@ func (b *batch) refund(o *op) Result {
 	case o.amount <= 0 || o.amount > a.Captured-a.Refunded:
 		return rejected(ReasonAmountTooLarge)
 	}
+	// The shortfall of an overdraft, less what earlier refunds took back,
+	// goes back to the offline receivable first: the wallet gets back
+	// what it paid, not money it never had.
+	recovered := min(a.Refunded+o.amount, a.Overdraft) - min(a.Refunded, a.Overdraft)
 	settle := settlementAccount(a.MerchantID, a.Currency)
-	jid := b.post("refund", a, "", Entry{settle, -o.amount, a.Currency}, Entry{a.WalletID, o.amount, a.Currency})
+	jid := b.post("refund", a, "", Entry{settle, -o.amount, a.Currency},
+		Entry{receivableAccount(a.Currency), recovered, a.Currency}, Entry{a.WalletID, o.amount - recovered, a.Currency})
+	if recovered > 0 {
+		b.ch.Recoveries = append(b.ch.Recoveries, Recovery{AuthID: a.ID, Amount: recovered})
+	}
 	a.Refunded += o.amount
 	b.touch(a)
 	res := authResult(a)

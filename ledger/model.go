@@ -137,6 +137,10 @@ type Authorization struct {
 	Held         int64 // amount on hold while Status is held
 	Captured     int64 // amount paid to the merchant
 	Refunded     int64
+	// Overdraft is the part of an offline booking the wallet did not
+	// cover, carried by the offline receivable: refunds go there first
+	// (see batch.refund), so that the wallet gets back only what it paid.
+	Overdraft int64
 	// RefundSettled is the part of Refunded already in a closed batch:
 	// refunds of one payment may fall in several batches. RefundBatchID
 	// is the last batch that settled some, RefundBatchAmount how much.
@@ -180,15 +184,26 @@ type Entry struct {
 
 // An Overdraft is a flagged shortfall of an offline booking: the goods are
 // gone, the wallet did not cover them, and the offline receivable account
-// carries the difference until a manager settles it.
+// carries the difference until it is recovered. A refund of the booking
+// recovers it first; the store keeps the part recovered so (see
+// [Changes.Recoveries]) and marks the overdraft "recovered" once that is
+// all of Amount.
 type Overdraft struct {
 	ID        string
 	AuthID    string
 	WalletID  string
 	Amount    int64
 	Currency  string
-	Status    string // "open" or "settled"
+	Status    string // "open" or "recovered"
 	CreatedAt time.Time
+}
+
+// A Recovery is part of an overdraft taken back by a refund of its
+// authorization: that part of the refund went to the offline receivable,
+// not to the wallet.
+type Recovery struct {
+	AuthID string
+	Amount int64
 }
 
 // An IdemKey scopes a client's Idempotency-Key to the API key that sent it.

@@ -122,6 +122,9 @@ type Changes struct {
 	Auths       []Authorization // new Status, Reason, Held, Captured, Refunded, RefundSettled, BatchID, UpdatedAt
 	Journals    []Journal
 	Overdrafts  []Overdraft
+	// Recoveries are added to the recovered part of the overdrafts of
+	// their authorizations.
+	Recoveries  []Recovery
 	Idempotency []IdemRecord
 	// Deltas are added to the balances of house accounts, after every
 	// other change, so that a concurrent writer waits for their locks
@@ -138,5 +141,5 @@ type Delta struct {
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
 	return len(c.NewAccounts)+len(c.Accounts)+len(c.Credentials)+len(c.NewAuths)+
-		len(c.Auths)+len(c.Journals)+len(c.Overdrafts)+len(c.Idempotency)+len(c.Deltas) == 0
+		len(c.Auths)+len(c.Journals)+len(c.Overdrafts)+len(c.Recoveries)+len(c.Idempotency)+len(c.Deltas) == 0
 }

@@ -230,7 +230,7 @@ func (t *pgTx) Credentials(ctx context.Context, tokens []string) ([]ledger.Crede
 // settlement columns start empty.
 const authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
 	atc, amount, currency, status, reason, approval_code, held, captured, refunded, expires_at, batch_id,
-	created_at, updated_at, refund_settled, refund_batch_id, refund_batch_amount`
+	created_at, updated_at, refund_settled, refund_batch_id, refund_batch_amount, overdraft`
 
 func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) {
 	var a ledger.Authorization
@@ -238,7 +238,7 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
 		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated,
-		&a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount)
+		&a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount, &a.Overdraft)
 	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
@@ -376,6 +376,16 @@ func (t *pgTx) Apply(ctx context.Context, c *ledger.Changes) error {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])`,
 			id, auth, wallet, amt, cur, status, created)
 	}
+	if len(c.Recoveries) > 0 {
+		var auth []string
+		var amt []int64
+		for _, r := range c.Recoveries {
+			auth, amt = append(auth, r.AuthID), append(amt, r.Amount)
+		}
+		b.Queue(`UPDATE overdrafts o SET recovered = o.recovered + u.amount,
+			status = CASE WHEN o.recovered + u.amount >= o.amount THEN 'recovered' ELSE o.status END
+			FROM unnest($1::text[], $2::bigint[]) AS u(auth_id, amount) WHERE o.auth_id = u.auth_id`, auth, amt)
+	}
 	if len(c.Idempotency) > 0 {
 		var scope, key, hash, res []string
 		var created []int64
@@ -451,7 +461,7 @@ func queueAuths(b *pgx.Batch, auths []ledger.Authorization) {
 		cols[i] = make([]string, 0, n)
 	}
 	var atc []int32
-	var amount, held, captured, refunded, exp, created, updated []int64
+	var amount, held, captured, refunded, overdraft, exp, created, updated []int64
 	var atcKey []*string
 	for _, a := range auths {
 		for i, v := range []string{a.ID, a.Kind, a.Channel, a.MerchantID, a.TerminalID, a.TxnID, a.WalletID,
@@ -460,6 +470,7 @@ func queueAuths(b *pgx.Batch, auths []ledger.Authorization) {
 		}
 		atc = append(atc, int32(a.ATC))
 		amount, held, captured, refunded = append(amount, a.Amount), append(held, a.Held), append(captured, a.Captured), append(refunded, a.Refunded)
+		overdraft = append(overdraft, a.Overdraft)
 		exp, created, updated = append(exp, micros(a.ExpiresAt)), append(created, micros(a.CreatedAt)), append(updated, micros(a.UpdatedAt))
 		atcKey = append(atcKey, nullable(a.ATCKey()))
 	}
@@ -469,12 +480,12 @@ func queueAuths(b *pgx.Batch, auths []ledger.Authorization) {
 	}
 	b.Queue(`INSERT INTO authorizations (id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id,
 		masked_pan, currency, status, reason, atc, amount, held, captured, refunded, expires_at, created_at, updated_at,
-		atc_key, approval_code, batch_id)
+		atc_key, approval_code, batch_id, overdraft)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 		$9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::bigint[], $16::bigint[],
-		$17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::text[], $22::text[], $23::text[])`,
+		$17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::text[], $22::text[], $23::text[], $24::bigint[])`,
 		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
-		atc, amount, held, captured, refunded, exp, created, updated, atcKey, codes, batches)
+		atc, amount, held, captured, refunded, exp, created, updated, atcKey, codes, batches, overdraft)
 }
 
 func (t *pgTx) CreateMerchant(ctx context.Context, m ledger.Merchant) error {

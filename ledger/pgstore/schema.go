@@ -203,4 +203,14 @@ UPDATE authorizations SET refund_settled = refunded, refund_batch_id = batch_id,
 CREATE INDEX entries_account_journal ON entries(account_id, journal_id);
 DROP INDEX entries_account;
 `,
+	// 6: a refund of an offline booking takes its overdraft back first:
+	// the shortfall on the authorization, so that a refund knows it, and
+	// the part recovered on the overdraft, found by its authorization.
+	// Refunds made before paid the wallet in full; they stay as they are.
+	`
+ALTER TABLE authorizations ADD COLUMN overdraft BIGINT NOT NULL DEFAULT 0;
+UPDATE authorizations a SET overdraft = o.amount FROM overdrafts o WHERE o.auth_id = a.id;
+ALTER TABLE overdrafts ADD COLUMN recovered BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX overdrafts_auth ON overdrafts(auth_id);
+`,
 }

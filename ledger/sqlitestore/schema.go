@@ -198,4 +198,15 @@ UPDATE authorizations SET refund_settled = refunded, refund_batch_id = batch_id,
 CREATE TABLE redo (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
 INSERT INTO redo VALUES (1, 0);
 `,
+	// 6: a refund of an offline booking takes its overdraft back first:
+	// the shortfall on the authorization, so that a refund knows it, and
+	// the part recovered on the overdraft, found by its authorization.
+	// Refunds made before paid the wallet in full; they stay as they are.
+	`
+ALTER TABLE authorizations ADD COLUMN overdraft INTEGER NOT NULL DEFAULT 0;
+UPDATE authorizations SET overdraft = (SELECT o.amount FROM overdrafts o WHERE o.auth_id = authorizations.id)
+	WHERE id IN (SELECT auth_id FROM overdrafts);
+ALTER TABLE overdrafts ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX overdrafts_auth ON overdrafts(auth_id);
+`,
 }

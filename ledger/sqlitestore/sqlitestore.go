@@ -527,10 +527,11 @@ const (
 	qAccounts          = `UPDATE accounts SET balance = v.value->>1, held = v.value->>2 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
 	qDeltas            = `UPDATE accounts SET balance = balance + v.value->>1 FROM json_each(?) AS v WHERE accounts.id = v.value->>0`
 	qCredentials       = `UPDATE credentials SET last_atc = v.value->>1 FROM json_each(?) AS v WHERE credentials.id = v.value->>0`
-	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qNewAuthorizations = `INSERT INTO authorizations (` + authCols + `, atc_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAuthorizations    = `UPDATE authorizations SET status = ?, reason = ?, held = ?, captured = ?, refunded = ?, refund_settled = ?, refund_batch_id = ?, refund_batch_amount = ?, batch_id = ?, updated_at = ?, atc_key = ? WHERE id = ?`
 	qJournals          = `INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qOverdrafts        = `INSERT INTO overdrafts (id, auth_id, wallet_id, amount, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qRecoveries        = `UPDATE overdrafts SET recovered = recovered + v.value->>1, status = CASE WHEN recovered + v.value->>1 >= amount THEN 'recovered' ELSE status END FROM json_each(?) AS v WHERE overdrafts.auth_id = v.value->>0`
 	qIdempotencyKeys   = `INSERT INTO idempotency (scope, key, hash, result, created_at) VALUES (?, ?, ?, ?, ?)`
 	qEntries           = `INSERT INTO entries (journal_id, leg, account_id, amount, currency) VALUES (?, ?, ?, ?, ?)`
 )
@@ -544,7 +545,7 @@ var queryIndex = func() map[string]int {
 	return m
 }()
 
-var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qDeltas, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qIdempotencyKeys, qEntries}
+var hotQueries = []string{qIdem, qCred, qAcct, qAuthByID, qAuthByTxn, qAuthByATC, qNewAccounts, qAccounts, qDeltas, qCredentials, qNewAuthorizations, qAuthorizations, qJournals, qOverdrafts, qRecoveries, qIdempotencyKeys, qEntries}
 
 type sqliteTx struct {
 	tx *sql.Tx
@@ -759,7 +760,7 @@ func (t *sqliteTx) Credentials(ctx context.Context, tokens []string) ([]ledger.C
 const (
 	authCols = `id, kind, channel, merchant_id, terminal_id, txn_id, wallet_id, credential_id, masked_pan,
 	atc, amount, currency, status, reason, approval_code, held, captured, refunded, expires_at, batch_id,
-	created_at, updated_at`
+	created_at, updated_at, overdraft`
 	authRead = authCols + `, refund_settled, refund_batch_id, refund_batch_amount`
 )
 
@@ -769,7 +770,7 @@ func scanAuth(sc interface{ Scan(...any) error }) (ledger.Authorization, error) 
 	err := sc.Scan(&a.ID, &a.Kind, &a.Channel, &a.MerchantID, &a.TerminalID, &a.TxnID, &a.WalletID,
 		&a.CredentialID, &a.MaskedPAN, &a.ATC, &a.Amount, &a.Currency, &a.Status, &a.Reason,
 		&a.ApprovalCode, &a.Held, &a.Captured, &a.Refunded, &exp, &a.BatchID, &created, &updated,
-		&a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount)
+		&a.Overdraft, &a.RefundSettled, &a.RefundBatchID, &a.RefundBatchAmount)
 	a.ExpiresAt, a.CreatedAt, a.UpdatedAt = dbrow.FromMicros(exp), dbrow.FromMicros(created), dbrow.FromMicros(updated)
 	return a, err
 }
@@ -979,7 +980,7 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 			a := c.NewAuths[i]
 			return []any{a.ID, a.Kind, a.Channel, a.MerchantID, a.TerminalID, a.TxnID, a.WalletID, a.CredentialID,
 				a.MaskedPAN, a.ATC, a.Amount, a.Currency, a.Status, a.Reason, a.ApprovalCode, a.Held, a.Captured,
-				a.Refunded, micros(a.ExpiresAt), a.BatchID, micros(a.CreatedAt), micros(a.UpdatedAt), nullable(a.ATCKey())}
+				a.Refunded, micros(a.ExpiresAt), a.BatchID, micros(a.CreatedAt), micros(a.UpdatedAt), a.Overdraft, nullable(a.ATCKey())}
 		}},
 		{"authorizations", qAuthorizations, len(c.Auths), func(i int) []any {
 			a := c.Auths[i]
@@ -1021,6 +1022,14 @@ func (t *sqliteTx) Apply(ctx context.Context, c *ledger.Changes) error {
 	})
 	if err != nil {
 		return fmt.Errorf("writing entries: %w", err)
+	}
+	// After the new overdrafts: a refund may recover one booked in the
+	// same batch.
+	err = t.execJSON(ctx, qRecoveries, len(c.Recoveries), func(i int) []any {
+		return []any{c.Recoveries[i].AuthID, c.Recoveries[i].Amount}
+	})
+	if err != nil {
+		return fmt.Errorf("writing overdraft recoveries: %w", err)
 	}
 	err = t.execJSON(ctx, qDeltas, len(c.Deltas), func(i int) []any {
 		return []any{c.Deltas[i].AccountID, c.Deltas[i].Amount}

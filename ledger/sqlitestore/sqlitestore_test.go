@@ -123,3 +123,42 @@ func TestWALRestarts(t *testing.T) {
 		t.Errorf("WAL of %d frames, then %d after one more write: not started over", before, after)
 	}
 }
+
+// TestMigrateOverdraft: migration 6 gives an overdraft booked before it
+// its shortfall on the authorization, so that refunds recover it, and
+// the books still verify.
+func TestMigrateOverdraft(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := storetest.Setup(t, s, 1, 1_000)
+	r := e.Auth(t, ledger.AuthOffline, "o1", 1_500, storetest.Tap(t, e.Cards[0], 1_500, 0x40))
+	if r.Overdraft != 500 {
+		t.Fatalf("offline booking %+v, want an overdraft of 500", r)
+	}
+	e.Ledger.Close()
+	// Back to the schema before migration 6.
+	err = s.Exec(ctx, `DROP INDEX overdrafts_auth;
+ALTER TABLE overdrafts DROP COLUMN recovered;
+ALTER TABLE authorizations DROP COLUMN overdraft;
+DELETE FROM schema_migrations WHERE version = 6`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := s.Authorization(ctx, r.AuthorizationID)
+	if err != nil || a.Overdraft != 500 {
+		t.Errorf("after migration: overdraft %d, %v; want 500", a.Overdraft, err)
+	}
+	v, err := s.Verify(ctx)
+	if err != nil || len(v) > 0 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+}

@@ -193,6 +193,10 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 			{"balance", `UPDATE accounts SET balance = balance + 1 WHERE kind = 'wallet'`, "account_balance"},
 			{"floor", `UPDATE accounts SET held = balance + 1 WHERE kind = 'wallet'`, "wallet_floor"},
 			{"unbalanced journal", `INSERT INTO entries VALUES ((SELECT id FROM journals LIMIT 1), 9, (SELECT id FROM accounts LIMIT 1), 5, 'EUR')`, "journal_balanced"},
+			{"refund of money the wallet never paid", `
+INSERT INTO journals (id, kind, auth_id, merchant_id, channel, memo, created_at) VALUES ('jr_x', 'refund', 'au_x', '', 'in_store', '', 0);
+INSERT INTO entries VALUES ('jr_x', 0, (SELECT id FROM accounts WHERE kind = 'wallet'), 5, 'EUR');
+INSERT INTO entries VALUES ('jr_x', 1, (SELECT id FROM accounts WHERE kind = 'funding'), -5, 'EUR')`, "authorization_wallet_gain"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -698,6 +702,45 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 			t.Errorf("merchant %d, want 11000", bal)
 		}
 		e.MustVerify(t)
+	})
+
+	t.Run("OverdraftRefunds", func(t *testing.T) {
+		// The wallet pays 10,000 of an offline booking of 15,000; the
+		// offline receivable carries the 5,000 short. Refunds give the
+		// receivable its 5,000 back first, then the wallet its 10,000.
+		e := setup(t)
+		w, recv := e.Wallets[0].ID, "offline_receivable:EUR"
+		r := e.Auth(t, ledger.AuthOffline, "od1", 15_000, Tap(t, e.Cards[0], 15_000, 0x40))
+		want(t, r, ledger.OutcomeApproved, ledger.ReasonOverdraft)
+		steps := []struct {
+			name       string
+			refund     int64
+			wallet     int64
+			receivable int64
+		}{
+			{"within the shortfall", 3_000, 0, -2_000},
+			{"across it", 4_000, 2_000, 0},
+			{"the rest", 8_000, 10_000, 0},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				res, err := e.Ledger.Refund(ctx, nil, e.Merchant.ID, r.AuthorizationID, st.refund)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want(t, res, ledger.OutcomeOK, "")
+				if bal, _ := e.Balance(t, w); bal != st.wallet {
+					t.Errorf("wallet %d, want %d", bal, st.wallet)
+				}
+				if bal, _ := e.Balance(t, recv); bal != st.receivable {
+					t.Errorf("receivable %d, want %d", bal, st.receivable)
+				}
+				e.MustVerify(t)
+			})
+		}
+		if bal, _ := e.Balance(t, "settle:"+e.Merchant.ID+":EUR"); bal != 0 {
+			t.Errorf("merchant %d, want 0", bal)
+		}
 	})
 
 	t.Run("History", func(t *testing.T) {

@@ -39,9 +39,19 @@ FROM authorizations a LEFT JOIN (
   WHERE j.auth_id <> '' GROUP BY j.auth_id) p ON p.auth_id = a.id
 WHERE COALESCE(p.total, 0) <> CASE WHEN a.status IN ('approved', 'captured') THEN a.captured - a.refunded ELSE 0 END`},
 	{"offline_receivable", `
-SELECT a.id, 'balance ' || a.balance || ', open overdrafts ' || COALESCE(o.total, 0)
-FROM accounts a LEFT JOIN (SELECT currency, SUM(amount) AS total FROM overdrafts WHERE status = 'open' GROUP BY currency) o
+SELECT a.id, 'balance ' || a.balance || ', open overdrafts not recovered ' || COALESCE(o.total, 0)
+FROM accounts a LEFT JOIN (SELECT currency, SUM(amount - recovered) AS total FROM overdrafts WHERE status = 'open' GROUP BY currency) o
 ON o.currency = a.currency WHERE a.kind = 'offline_receivable' AND a.balance <> -COALESCE(o.total, 0)`},
+	{"overdraft_recovered", `
+SELECT id, status || ', recovered ' || recovered || ' of ' || amount
+FROM overdrafts WHERE recovered < 0 OR recovered > amount OR (status = 'recovered') <> (recovered = amount)`},
+	// The entries of an authorization's journals never leave its wallet
+	// better off: refunds and voids give back at most what it paid, not
+	// an overdraft's shortfall it never had.
+	{"authorization_wallet_gain", `
+SELECT j.auth_id, 'its journals credit wallet ' || e.account_id || ' with ' || SUM(e.amount)
+FROM journals j JOIN entries e ON e.journal_id = j.id JOIN accounts ac ON ac.id = e.account_id AND ac.kind = 'wallet'
+WHERE j.auth_id <> '' GROUP BY j.auth_id, e.account_id HAVING SUM(e.amount) > 0`},
 }
 
 // Counts counts journals by kind ("journal:purchase") and authorizations
