@@ -39,9 +39,11 @@ type chatOp struct {
 	out *CheckoutSession // the session as the writer left it
 }
 
-// chatTerminal is the terminal id of chat authorizations; their
+// ChatTerminal is the terminal id of chat authorizations; their
 // transaction id is the session's, so a session is paid at most once.
-const chatTerminal = "chat"
+// No merchant owns it: each closes its own chat sales' batch on it (see
+// [Ledger.CloseBatch]).
+const ChatTerminal = "chat"
 
 // chat applies a chat op. Its database writes go through ApplyChat, all or
 // nothing, before the batch's own state changes, so that an error leaves
@@ -348,7 +350,7 @@ func (w *chatBatch) charge(s *CheckoutSession, confirmed bool) (Result, error) {
 		return sessionResult(s, OutcomeDeclined, decline), nil
 	}
 	a := Authorization{ID: b.l.newID("au"), Kind: AuthPurchase, Channel: ChannelChat, MerchantID: s.MerchantID,
-		TerminalID: chatTerminal, TxnID: s.ID, WalletID: wallet.ID, CredentialID: m.ID, ATC: -1,
+		TerminalID: ChatTerminal, TxnID: s.ID, WalletID: wallet.ID, CredentialID: m.ID, ATC: -1,
 		Amount: s.Amount, Currency: s.Currency, Status: StatusApproved, Captured: s.Amount,
 		ApprovalCode: b.l.approvalCode(), CreatedAt: b.now, UpdatedAt: b.now}
 	ch := &ChatChanges{Uses: []MandateUse{{ID: b.l.newID("mu"), MandateID: m.ID, SessionID: s.ID, AuthID: a.ID,

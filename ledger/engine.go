@@ -137,7 +137,7 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 		case opCapture, opVoid, opRefund, opExpire:
 			q.IDs = append(q.IDs, o.authID)
 		case opSettle:
-			q.Unsettled = append(q.Unsettled, o.txn.TerminalID)
+			q.Unsettled = append(q.Unsettled, BatchScope{o.txn.TerminalID, o.merchant})
 			for _, k := range o.batch.Keys {
 				q.Txns = append(q.Txns, TxnRef{o.txn.TerminalID, strings.TrimSuffix(k, refundsSuffix)})
 			}
@@ -169,7 +169,9 @@ func (b *batch) load(ctx context.Context, ops []*op) error {
 	}
 	q.IDs = uniq(q.IDs, cmp.Compare)
 	q.ATCKeys = uniq(q.ATCKeys, cmp.Compare)
-	q.Unsettled = uniq(q.Unsettled, cmp.Compare)
+	q.Unsettled = uniq(q.Unsettled, func(a, b BatchScope) int {
+		return cmp.Or(cmp.Compare(a.TerminalID, b.TerminalID), cmp.Compare(a.MerchantID, b.MerchantID))
+	})
 	q.Txns = uniq(q.Txns, func(a, b TxnRef) int {
 		return cmp.Or(cmp.Compare(a.TerminalID, b.TerminalID), cmp.Compare(a.TxnID, b.TxnID))
 	})
@@ -609,13 +611,13 @@ func sortedKeys[K cmp.Ordered](m map[K]bool) []K {
 }
 
 // settle closes a terminal's batch in a currency (see
-// [Ledger.CloseBatch]): its unsettled payments get a batch id when the
-// count and net total of the ledger's items equal the terminal's, or
-// when forced.
+// [Ledger.CloseBatch]): its unsettled payments of the acting merchant get
+// a batch id when the count and net total of the ledger's items equal
+// the terminal's, or when forced.
 func (b *batch) settle(o *op) Result {
 	r := o.batch
-	ids := sortedKeys(b.unsettled(r.TerminalID, r.Currency))
-	items := b.batchItems(r, ids)
+	ids := sortedKeys(b.unsettled(BatchScope{r.TerminalID, o.merchant}, r.Currency))
+	items := b.batchItems(r, o.merchant, ids)
 	res := Result{Outcome: OutcomeOK, Currency: r.Currency, Items: &items}
 	// The totals are the items', as the terminal's are its items': a
 	// refund of a payment settled earlier counts in both.
@@ -655,8 +657,8 @@ func (b *batch) settle(o *op) Result {
 
 // batchItems lists the ledger's side of a batch: the unsettled payments
 // ids, each with its refunds, then what the ledger has under the
-// terminal's other keys in the currency.
-func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
+// terminal's other keys in the currency, of merchant unless that is "".
+func (b *batch) batchItems(r *BatchRequest, merchant string, ids []string) []BatchItem {
 	items := []BatchItem{}
 	listed := make(map[string]bool)
 	add := func(a *Authorization, key, typ string, amount int64, batchID string) {
@@ -676,7 +678,8 @@ func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
 	for _, key := range slices.Sorted(slices.Values(r.Keys)) {
 		txn, refunds := strings.CutSuffix(key, refundsSuffix)
 		a := b.authsByTxn[TxnRef{r.TerminalID, txn}]
-		if a == nil || listed[key] || r.Currency != "" && a.Currency != r.Currency {
+		if a == nil || listed[key] || r.Currency != "" && a.Currency != r.Currency ||
+			merchant != "" && a.MerchantID != merchant {
 			continue
 		}
 		paid := a.Status == StatusApproved || a.Status == StatusCaptured
@@ -698,13 +701,14 @@ func (b *batch) batchItems(r *BatchRequest, ids []string) []BatchItem {
 	return items
 }
 
-// unsettled returns the ids of a terminal's payments in a currency (""
+// unsettled returns the ids of a batch's payments in a currency (""
 // for all) that are not settled, or whose refunds are not all, as the
 // batch now sees them.
-func (b *batch) unsettled(terminal, currency string) map[string]bool {
+func (b *batch) unsettled(s BatchScope, currency string) map[string]bool {
 	ids := make(map[string]bool)
 	for id, a := range b.auths {
-		if a.TerminalID == terminal && (currency == "" || a.Currency == currency) &&
+		if a.TerminalID == s.TerminalID && (s.MerchantID == "" || a.MerchantID == s.MerchantID) &&
+			(currency == "" || a.Currency == currency) &&
 			(a.Status == StatusApproved || a.Status == StatusCaptured) &&
 			(a.BatchID == "" || a.Refunded > a.RefundSettled) {
 			ids[id] = true

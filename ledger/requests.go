@@ -199,9 +199,12 @@ const maxBatchKeys = 10_000
 
 // CloseBatch settles a terminal's batch in a currency: its approved and
 // captured payments not settled yet get a batch id, after which they can
-// no longer be voided, only refunded. The result carries the ledger's
-// items and their totals (payments, and their amount net of refunds).
-// When the ledger's count or net amount differs from
+// no longer be voided, only refunded. merchant is the acting merchant,
+// whose payments alone the batch holds; "" (an admin) closes every
+// merchant's on the terminal, but for [ChatTerminal], where each
+// merchant's chat sales are a batch of their own. The result carries the
+// ledger's items and their totals (payments, and their amount net of
+// refunds). When the ledger's count or net amount differs from
 // the terminal's, the close is rejected with totals_mismatch and nothing
 // is settled, unless r.Force: then the batch is settled and the result
 // keeps the reason as a flag. A dry run settles nothing and is not
@@ -209,6 +212,9 @@ const maxBatchKeys = 10_000
 func (l *Ledger) CloseBatch(ctx context.Context, idem *Idempotency, merchant string, r BatchRequest) (Result, error) {
 	if err := checkID("terminal_id", r.TerminalID); err != nil {
 		return Result{}, err
+	}
+	if r.TerminalID == ChatTerminal && merchant == "" {
+		return Result{}, fmt.Errorf("%w: the chat batch is closed merchant by merchant: name the merchant", ErrInvalid)
 	}
 	if _, ok := CurrencyByAlpha(r.Currency); !ok && (r.Currency != "" || !r.DryRun) {
 		return Result{}, fmt.Errorf("%w: unknown currency %q", ErrInvalid, r.Currency)

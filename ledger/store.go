@@ -104,13 +104,20 @@ type TxnRef struct {
 
 // AuthQuery selects authorizations by id, by terminal transaction, by
 // the card counter value they used (see [Authorization.ATCKey]), or as
-// the unsettled payments of terminals (approved or captured, with no
+// the unsettled payments of batches (approved or captured, with no
 // batch or with refunds in none).
 type AuthQuery struct {
 	IDs       []string
 	Txns      []TxnRef
 	ATCKeys   []string
-	Unsettled []string // terminal ids
+	Unsettled []BatchScope
+}
+
+// A BatchScope names the payments of a batch: a terminal's, of one
+// merchant, or of any merchant when MerchantID is empty.
+type BatchScope struct {
+	TerminalID string
+	MerchantID string
 }
 
 // Changes are the writes of one batch.

@@ -293,7 +293,7 @@ func TestTapCrash(t *testing.T) {
 	// totals agree.
 	var auths []ledger.Authorization
 	err = l.Store().Write(ctx, func(tx ledger.Tx) error {
-		auths, err = tx.Authorizations(ctx, ledger.AuthQuery{Unsettled: []string{termID}})
+		auths, err = tx.Authorizations(ctx, ledger.AuthQuery{Unsettled: []ledger.BatchScope{{TerminalID: termID}}})
 		return err
 	})
 	if err != nil {

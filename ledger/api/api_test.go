@@ -603,6 +603,49 @@ func TestBatchClose(t *testing.T) {
 	}
 }
 
+// TestChatBatchClose: a merchant's manager closes its chat sales' batch,
+// and only those are settled; an admin names the merchant; terminal keys
+// may not close it.
+func TestChatBatchClose(t *testing.T) {
+	f := newFixture(t, api.Config{Rate: -1})
+	_, mkey, err := f.env.Ledger.CreateAPIKey(context.Background(), ledger.RoleManager, f.env.Merchant.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manager := &client.Client{BaseURL: f.srv.URL, Key: mkey}
+	for i, m := range []string{f.env.Merchant.ID, f.env.Other.ID} {
+		a := f.tap(t, i, fmt.Sprint("cs", i), 1_000, 0x80)
+		a.Channel, a.MerchantID, a.TerminalID = ledger.ChannelChat, m, ledger.ChatTerminal
+		if r := post(t, f.admin, "/v1/authorizations", a.TerminalTxnID, a); r.Result.Outcome != ledger.OutcomeApproved {
+			t.Fatalf("chat sale: %+v", r)
+		}
+	}
+	tests := []struct {
+		name   string
+		c      *client.Client
+		req    api.BatchCloseRequest
+		status int
+		count  int
+	}{
+		{"terminal key", f.term, api.BatchCloseRequest{TerminalID: ledger.ChatTerminal, Currency: "EUR", Count: 1, Amount: 1_000}, 403, 0},
+		{"manager for another merchant", manager, api.BatchCloseRequest{TerminalID: ledger.ChatTerminal, MerchantID: f.env.Other.ID,
+			Currency: "EUR", Count: 1, Amount: 1_000}, 403, 0},
+		{"admin naming no merchant", f.admin, api.BatchCloseRequest{TerminalID: ledger.ChatTerminal, Currency: "EUR", Count: 2, Amount: 2_000}, 400, 0},
+		{"manager", manager, api.BatchCloseRequest{TerminalID: ledger.ChatTerminal, Currency: "EUR", Count: 1, Amount: 1_000}, 200, 1},
+		{"admin for the other merchant", f.admin, api.BatchCloseRequest{TerminalID: ledger.ChatTerminal, MerchantID: f.env.Other.ID,
+			Currency: "EUR", Count: 1, Amount: 1_000}, 200, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, tt.c, "/v1/batches", "chat/"+tt.name, tt.req)
+			if r.Status != tt.status || r.Result.Count != tt.count || (r.Status == 200) != (r.Result.BatchID != "") {
+				t.Errorf("got %+v, want %d with %d payments", r, tt.status, tt.count)
+			}
+		})
+	}
+	f.env.MustVerify(t)
+}
+
 // FuzzBatchBody: whatever a terminal posts to close a batch, the answer
 // is a result or a client error, never a server error, and a dry run
 // never settles.

@@ -161,7 +161,10 @@ func (s *Server) reverse(q *request) (ledger.Result, error) {
 // the keys of its items. The terminal's batch number is in the
 // Idempotency-Key; the ledger keeps its own batch ids.
 type BatchCloseRequest struct {
-	TerminalID string   `json:"terminal_id,omitempty"`
+	TerminalID string `json:"terminal_id,omitempty"`
+	// MerchantID is the merchant whose payments the batch holds: the
+	// key's own, or for an admin any ("" for all but in the chat batch).
+	MerchantID string   `json:"merchant_id,omitempty"`
 	Currency   string   `json:"currency,omitempty"`
 	Count      int      `json:"count"`
 	Amount     int64    `json:"amount"` // net of refunds
@@ -176,7 +179,13 @@ func (s *Server) closeBatch(q *request) (ledger.Result, error) {
 		return ledger.Result{}, err
 	}
 	terminal := cmp.Or(b.TerminalID, q.p.TerminalID) // a terminal's key names its terminal
-	merchant, err := s.actFor(q, "", terminal)
+	// No merchant owns the chat terminal: a manager closes its merchant's
+	// chat sales on it. Terminal keys act only for their own terminal.
+	owned := terminal
+	if terminal == ledger.ChatTerminal && q.p.Role == ledger.RoleManager {
+		owned = ""
+	}
+	merchant, err := s.actFor(q, b.MerchantID, owned)
 	if err != nil {
 		return ledger.Result{}, err
 	}

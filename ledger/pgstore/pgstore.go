@@ -251,6 +251,10 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 	for i, r := range q.Txns {
 		terms[i], txns[i] = r.TerminalID, r.TxnID
 	}
+	batchTerms, batchMerchants := make([]string, len(q.Unsettled)), make([]string, len(q.Unsettled))
+	for i, u := range q.Unsettled {
+		batchTerms[i], batchMerchants[i] = u.TerminalID, u.MerchantID
+	}
 	// A union of index lookups: ORed together, the transaction pairs'
 	// condition is a hashed subplan that no index serves, and every batch
 	// scanned the whole table.
@@ -259,9 +263,10 @@ func (t *pgTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]ledger
 			UNION SELECT a.id FROM authorizations a JOIN unnest($2::text[], $3::text[]) AS u(terminal_id, txn_id)
 				ON a.terminal_id = u.terminal_id AND a.txn_id = u.txn_id
 			UNION SELECT id FROM authorizations WHERE atc_key = ANY($4)
-			UNION SELECT id FROM authorizations WHERE terminal_id = ANY($5) AND status IN ('approved', 'captured')
-				AND (batch_id = '' OR refunded > refund_settled))
-		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, q.Unsettled)
+			UNION SELECT a.id FROM authorizations a JOIN unnest($5::text[], $6::text[]) AS u(terminal_id, merchant_id)
+				ON a.terminal_id = u.terminal_id AND (u.merchant_id = '' OR a.merchant_id = u.merchant_id)
+				WHERE a.status IN ('approved', 'captured') AND (a.batch_id = '' OR a.refunded > a.refund_settled))
+		ORDER BY id FOR UPDATE`, q.IDs, terms, txns, q.ATCKeys, batchTerms, batchMerchants)
 	if err != nil {
 		return nil, err
 	}

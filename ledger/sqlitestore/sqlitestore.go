@@ -805,9 +805,10 @@ func (t *sqliteTx) Authorizations(ctx context.Context, q ledger.AuthQuery) ([]le
 			return nil, err
 		}
 	}
-	for _, term := range q.Unsettled {
+	for _, u := range q.Unsettled {
 		rows, err := t.tx.QueryContext(ctx, `SELECT `+authRead+` FROM authorizations
-			WHERE terminal_id = ? AND status IN ('approved', 'captured') AND (batch_id = '' OR refunded > refund_settled)`, term)
+			WHERE terminal_id = ? AND (? = '' OR merchant_id = ?) AND status IN ('approved', 'captured')
+			AND (batch_id = '' OR refunded > refund_settled)`, u.TerminalID, u.MerchantID, u.MerchantID)
 		if err != nil {
 			return nil, err
 		}

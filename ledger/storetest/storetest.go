@@ -602,6 +602,59 @@ INSERT INTO entries VALUES ('jr_x', 1, (SELECT id FROM accounts WHERE kind = 'fu
 		e.MustVerify(t)
 	})
 
+	t.Run("ChatBatchPerMerchant", func(t *testing.T) {
+		// Every merchant's chat sales are on one terminal id; a close
+		// settles the acting merchant's only.
+		e := setup(t)
+		chat := func(merchant, txn string, card int, amount int64) ledger.Result {
+			t.Helper()
+			r, err := e.Ledger.Authorize(ctx, nil, ledger.AuthorizeRequest{Channel: ledger.ChannelChat,
+				MerchantID: merchant, TerminalID: ledger.ChatTerminal, TxnID: txn, Amount: amount, Currency: "EUR",
+				EMV: Tap(t, e.Cards[card], amount, 0x80)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, r, ledger.OutcomeApproved, "")
+			return r
+		}
+		ours := chat(e.Merchant.ID, "cs1", 0, 1_250)
+		theirs := chat(e.Other.ID, "cs2", 1, 700)
+		if _, err := e.Ledger.CloseBatch(ctx, nil, "", ledger.BatchRequest{TerminalID: ledger.ChatTerminal,
+			Currency: "EUR", Force: true}); !errors.Is(err, ledger.ErrInvalid) {
+			t.Errorf("a close of every merchant's chat sales: %v, want ErrInvalid", err)
+		}
+		tests := []struct {
+			name    string
+			req     ledger.BatchRequest
+			outcome string
+			items   int
+		}{
+			// The other merchant's session named by its id is not listed.
+			{"dry run", ledger.BatchRequest{Keys: []string{"cs1", "cs2"}, DryRun: true}, ledger.OutcomeOK, 1},
+			{"the other merchant's totals", ledger.BatchRequest{Currency: "EUR", Count: 2, Amount: 1_950}, ledger.OutcomeRejected, 1},
+			{"own totals", ledger.BatchRequest{Currency: "EUR", Count: 1, Amount: 1_250}, ledger.OutcomeOK, 1},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tt.req.TerminalID = ledger.ChatTerminal
+				r, err := e.Ledger.CloseBatch(ctx, nil, e.Merchant.ID, tt.req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Outcome != tt.outcome || r.Items == nil || len(*r.Items) != tt.items {
+					t.Errorf("got %+v", r)
+				}
+			})
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Merchant.ID, ours.AuthorizationID); r.Reason != ledger.ReasonSettled {
+			t.Errorf("void of a settled chat sale: %+v", r)
+		}
+		if r, _ := e.Ledger.Void(ctx, nil, e.Other.ID, theirs.AuthorizationID); r.Status != ledger.StatusVoided {
+			t.Errorf("void of the other merchant's unsettled chat sale: %+v", r)
+		}
+		e.MustVerify(t)
+	})
+
 	t.Run("RevokeAPIKeys", func(t *testing.T) {
 		e := setup(t)
 		store := e.Ledger.Store()
@@ -748,7 +801,7 @@ INSERT INTO entries VALUES ('jr_x', 1, (SELECT id FROM accounts WHERE kind = 'fu
 		e.Auth(t, ledger.AuthPurchase, "y1", 100, Tap(t, e.Cards[0], 100, 0x80))
 		e.Clock.Advance(time.Second)
 		r, err := e.Ledger.Authorize(ctx, nil, ledger.AuthorizeRequest{Channel: ledger.ChannelChat,
-			MerchantID: e.Merchant.ID, TerminalID: "chat", TxnID: "y2", Amount: 200, Currency: "EUR",
+			MerchantID: e.Merchant.ID, TerminalID: ledger.ChatTerminal, TxnID: "y2", Amount: 200, Currency: "EUR",
 			EMV: Tap(t, e.Cards[0], 200, 0x80)})
 		if err != nil {
 			t.Fatal(err)
