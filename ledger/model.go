@@ -81,7 +81,7 @@ type Terminal struct {
 
 // Roles of API keys.
 const (
-	RoleTerminal = "terminal" // acts for its terminal and merchant
+	RoleTerminal = "terminal" // authorizes and closes batches at its terminal; refunds any of its merchant's payments
 	RoleManager  = "manager"  // acts for every terminal of its merchant
 	RoleAdmin    = "admin"    // acts for everything
 	RoleAgent    = "agent"    // a shopping agent (chat checkout)

@@ -145,10 +145,20 @@ func TestRevokedKey(t *testing.T) {
 
 func TestAccess(t *testing.T) {
 	f := newFixture(t, api.Config{})
+	ctx := context.Background()
 	ok := post(t, f.term, "/v1/authorizations", "a0", f.tap(t, 0, "a0", 100, 0x80))
 	if ok.Status != 200 || ok.Result.Outcome != ledger.OutcomeApproved {
 		t.Fatalf("authorization: %+v", ok)
 	}
+	till2, err := f.env.Ledger.CreateTerminal(ctx, f.env.Merchant.ID, "till 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key2, err := f.env.Ledger.CreateAPIKey(ctx, ledger.RoleTerminal, f.env.Merchant.ID, till2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameShop := &client.Client{BaseURL: f.srv.URL, Key: key2}
 	anon := &client.Client{BaseURL: f.srv.URL}
 	wrong := &client.Client{BaseURL: f.srv.URL, Key: "tpk_not-a-key"}
 	otherTerminal := f.tap(t, 0, "a3", 100, 0x80)
@@ -174,6 +184,10 @@ func TestAccess(t *testing.T) {
 		{"another merchant's batch", f.term, "/v1/batches", api.BatchCloseRequest{TerminalID: f.otherTID, Currency: "EUR"}, 403},
 		{"own batch", f.term, "/v1/batches", api.BatchCloseRequest{Currency: "EUR", Count: 1, Amount: 100}, 200},
 		{"void after settlement", f.term, "/v1/authorizations/" + ok.Result.AuthorizationID + "/void", struct{}{}, 409},
+		{"refund at another till of the shop", sameShop, "/v1/authorizations/" + ok.Result.AuthorizationID + "/refunds", api.AmountRequest{Amount: 1}, 200},
+		{"another till's batch", sameShop, "/v1/batches", api.BatchCloseRequest{TerminalID: f.env.Terminal.ID, Currency: "EUR"}, 403},
+		{"top-up of no wallet", f.admin, "/v1/wallets/w_nope/deposits", api.DepositRequest{Amount: 1, Currency: "EUR"}, 404},
+		{"top-up in another currency", f.admin, "/v1/wallets/" + f.env.Wallets[0].ID + "/deposits", api.DepositRequest{Amount: 1, Currency: "USD"}, 422},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,15 +197,29 @@ func TestAccess(t *testing.T) {
 			}
 		})
 	}
-	req, _ := http.NewRequest("GET", f.srv.URL+"/v1/authorizations/"+ok.Result.AuthorizationID, nil)
-	req.Header.Set("Authorization", "Bearer "+f.other.Key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	gets := []struct {
+		name   string
+		c      *client.Client
+		path   string
+		status int
+	}{
+		{"another merchant's authorization", f.other, "/v1/authorizations/" + ok.Result.AuthorizationID, 404},
+		{"a wallet, by a terminal", f.term, "/v1/wallets/" + f.env.Wallets[0].ID, 403},
+		{"a wallet's history, by a terminal", f.term, "/v1/wallets/" + f.env.Wallets[0].ID + "/history", 403},
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("another merchant reads an authorization: %d", resp.StatusCode)
+	for _, g := range gets {
+		t.Run(g.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", f.srv.URL+g.path, nil)
+			req.Header.Set("Authorization", "Bearer "+g.c.Key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != g.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, g.status)
+			}
+		})
 	}
 	f.env.MustVerify(t)
 }

@@ -13,7 +13,9 @@ import (
 
 // actFor checks that the caller may act for a merchant's terminal and
 // returns the merchant id to pass to the ledger ("" for admins, who act
-// for all).
+// for all). Captures, voids and refunds name no terminal: a terminal key
+// makes them on any payment of its merchant, as a shop takes returns at
+// any till.
 func (s *Server) actFor(q *request, merchant, terminal string) (string, error) {
 	p := q.p
 	switch p.Role {
