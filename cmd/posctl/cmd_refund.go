@@ -17,8 +17,9 @@ func init() {
 const refundUsage = `usage: posctl refund --txn ID [--amount AMOUNT] --ledger URL --key KEY [--journal FILE]
 
 Refunds a sale found in the journal by its transaction id: all that is left
-of it, or --amount. The refund has its own transaction id and receipt. An
-offline sale can be refunded once it has been synced to the ledger.
+of it, or --amount (in the sale's currency). The refund has its own
+transaction id and receipt. An offline sale can be refunded once it has
+been synced to the ledger.
 Exit status: 0 approved, 3 declined, 1 error (a request the ledger did not
 answer stays pending and is resent by the next command), 2 usage.
 
@@ -82,7 +83,14 @@ func refundOrVoid(name, usage string, args []string, stdout, stderr io.Writer) i
 	} else {
 		var amount int64
 		if *amountS != "" {
-			if amount, err = p.term.Currency.ParseAmount(*amountS); err != nil {
+			// In the sale's currency, which need not be the
+			// configuration's (posctl tap --currency).
+			orig, err := p.term.Journal.Get(ctx, *txn)
+			if err != nil {
+				fmt.Fprintf(stderr, "posctl refund: %v\n", err)
+				return 1
+			}
+			if amount, err = orig.Currency.ParseAmount(*amountS); err != nil {
 				fmt.Fprintf(stderr, "posctl refund: %v\n", err)
 				return 2
 			}

@@ -57,6 +57,9 @@ type posFlags struct {
 	key         *string
 	merchant    *string
 	receiptBase *string
+	// currency overrides the configuration's currency; nil (commands
+	// that take no new sale) keeps it.
+	currency *string
 	// limits are the offline risk limits; nil (commands that approve
 	// nothing) means the defaults.
 	limits *limitFlags
@@ -67,7 +70,7 @@ var errUsage = errors.New("usage")
 
 // limitFlags are the offline risk limits of posctl tap, as given.
 type limitFlags struct {
-	perTxn, total   *string // amounts in the terminal's currency; "" means the default
+	perTxn, total   *string // amounts in the sale's currency; "" means the default
 	count, sameCard *int
 	oldest          *time.Duration
 }
@@ -145,6 +148,15 @@ func openPos(f *posFlags, needQueue, online bool) (*pos, error) {
 	cur, err := receipt.LookupCurrency(cfg.Currency.Alpha)
 	if err != nil {
 		cur = receipt.Currency{Numeric: cfg.Currency.Numeric, Alpha: cfg.Currency.Alpha, Exponent: cfg.Currency.Exponent}
+	}
+	// Before the limits are parsed: their amounts are in the sale's
+	// currency, whose exponent may differ from the configuration's.
+	if f.currency != nil && *f.currency != "" {
+		if cur, err = receipt.LookupCurrency(*f.currency); err != nil {
+			return nil, fmt.Errorf("%w: --currency: %w", errUsage, err)
+		}
+		// The card sees the transaction currency in 5F2A.
+		cfg.Currency = kernel.Currency{Numeric: cur.Numeric, Alpha: cur.Alpha, Exponent: cur.Exponent}
 	}
 	p := &pos{cfg: cfg}
 	j, err := batch.Open(*f.journal, batch.Options{Now: posNow, Location: posLoc})
@@ -276,8 +288,9 @@ offline rules), records the result in the journal and prints it. An online
 request whose answer does not come is reversed automatically.
 
 An offline approval needs the card's TC with ODA passed and must be within
-the offline limits (--offline-*; amounts in the terminal's currency, 0 turns
-a limit off); a decline names the limit that refused it.
+the offline limits (--offline-*; amounts in the sale's currency, --currency
+or the configuration's; 0 turns a limit off); a decline names the limit that
+refused it.
 
 Each step of the sale is appended to the display log (--display-log), one
 line "KIND TXN_ID", with " AMOUNT CODE" on PRESENT_CARD, APPROVED and
@@ -350,7 +363,7 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("posctl tap", tapUsage, stderr)
 	pf := addPosFlags(fs)
 	amountS := fs.String("amount", "", "the `AMOUNT` to pay, e.g. 12.50")
-	curS := fs.String("currency", "", "ISO 4217 `CODE`, numeric (156) or alphabetic (CNY); default: the configuration's")
+	pf.currency = fs.String("currency", "", "ISO 4217 `CODE`, numeric (156) or alphabetic (CNY); default: the configuration's")
 	readerName := fs.String("reader", "", "reader `NAME`, or a unique part of it (default: the first)")
 	allowVirtual := fs.Bool("allow-virtual", false, "accept a vpcd virtual reader (demo and tests only)")
 	offlineOnly := fs.Bool("offline-only", false, "do not contact the ledger: offline decisions only")
@@ -382,16 +395,6 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer p.Close()
-	if *curS != "" {
-		c, err := receipt.LookupCurrency(*curS)
-		if err != nil {
-			fmt.Fprintf(stderr, "posctl tap: %v\n", err)
-			return 2
-		}
-		// The card sees the transaction currency in 5F2A.
-		p.cfg.Currency = kernel.Currency{Numeric: c.Numeric, Alpha: c.Alpha, Exponent: c.Exponent}
-		p.term.Currency = c
-	}
 	amount, err := p.term.Currency.ParseAmount(*amountS)
 	if err != nil {
 		fmt.Fprintf(stderr, "posctl tap: %v\n", err)

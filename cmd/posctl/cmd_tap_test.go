@@ -338,3 +338,70 @@ func TestTapOfflineLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestTapCurrency reads the amounts of the offline limits and of a refund
+// in the sale's currency: JPY has no minor units, so "10" is ¥10 there,
+// not the ¥1000 it would be in the configuration's CNY.
+func TestTapCurrency(t *testing.T) {
+	s := newShop(t)
+	prof, err := cardsim.LoadProfile("visa-offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.OfflineLimits["392"] = 100000 // the card approves JPY offline too
+	c, err := cardsim.NewCard(prof, &countReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cards["visa-offline"] = c
+	taps := []struct {
+		name   string
+		limit  string
+		code   int
+		reason string
+	}{
+		{"over the limit", "499", 3, "offline limit per_transaction"},
+		{"within the limit", "500", 0, ""},
+		{"limit with decimals", "500.00", 2, ""},
+	}
+	for _, tt := range taps {
+		t.Run(tt.name, func(t *testing.T) {
+			s.next = "visa-offline"
+			out, code := s.run(false, "tap", "--amount", "500", "--currency", "JPY", "--offline-only", "--json",
+				"--offline-limit", tt.limit, "--offline-same-card", "0")
+			var rep tapReport
+			if code != 2 {
+				if err := json.Unmarshal([]byte(out), &rep); err != nil {
+					t.Fatalf("tap output: %v\n%s", err, out)
+				}
+			}
+			if code != tt.code || rep.DeclineReason != tt.reason {
+				t.Fatalf("exit %d, reason %q; want %d, %q", code, rep.DeclineReason, tt.code, tt.reason)
+			}
+		})
+	}
+
+	sold, code := s.tap("visa-credit", "500", "--currency", "JPY")
+	if code != 0 || sold.Currency != "JPY" || sold.Amount != "500" {
+		t.Fatalf("JPY sale: exit %d %+v", code, sold)
+	}
+	refunds := []struct {
+		name   string
+		txn    string
+		amount string
+		code   int
+		want   string
+	}{
+		{"refund in yen", sold.TxnID, "3", 0, "amount: JPY 3\n"},
+		{"refund with the configuration's decimals", sold.TxnID, "3.00", 2, ""},
+		{"refund of an unknown sale", "nope", "3", 1, ""},
+	}
+	for _, tt := range refunds {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := s.run(true, "refund", "--txn", tt.txn, "--amount", tt.amount)
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Fatalf("exit %d, want %d with %q", code, tt.code, tt.want)
+			}
+		})
+	}
+}
