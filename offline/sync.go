@@ -35,6 +35,7 @@ type Syncer struct {
 type SyncReport struct {
 	Sent      int // items handed to the forwarder, resends included
 	Answered  int // items the ledger answered for
+	Declined  int // of those, items it declined
 	Failures  int // failed batches
 	Remaining int // unsent items when Drain returned
 }
@@ -116,10 +117,11 @@ func (s *Syncer) Drain(ctx context.Context, maxFailures int) (SyncReport, error)
 		if err == nil {
 			after = c.last
 			ahead = s.claimAhead(ctx, c.last, batch)
-			var n, answered int
-			n, answered, err = s.send(ctx, c.items)
+			var n, answered, declined int
+			n, answered, declined, err = s.send(ctx, c.items)
 			rep.Sent += n
 			rep.Answered += answered
+			rep.Declined += declined
 		}
 		if err == nil {
 			failures = 0
@@ -163,7 +165,7 @@ func (s *Syncer) claimAhead(ctx context.Context, after int64, batch int) <-chan 
 
 // send forwards a batch and records the answers. An error means the
 // batch, or part of it, must be sent again.
-func (s *Syncer) send(ctx context.Context, items []Outgoing) (sent, answered int, err error) {
+func (s *Syncer) send(ctx context.Context, items []Outgoing) (sent, answered, declined int, err error) {
 	results, ferr := s.Forwarder.Forward(ctx, items)
 	valid := results[:0]
 	want := make(map[string]bool, len(items))
@@ -174,6 +176,9 @@ func (s *Syncer) send(ctx context.Context, items []Outgoing) (sent, answered int
 		if want[r.TxnID] && r.State.final() {
 			valid = append(valid, r)
 			delete(want, r.TxnID)
+			if r.State == StateDeclined {
+				declined++
+			}
 		}
 	}
 	if ferr == nil && len(want) > 0 {
@@ -187,9 +192,9 @@ func (s *Syncer) send(ctx context.Context, items []Outgoing) (sent, answered int
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.Queue.record(rctx, valid, ferr); err != nil {
-		return len(items), 0, errors.Join(ferr, err)
+		return len(items), 0, 0, errors.Join(ferr, err)
 	}
-	return len(items), len(valid), ferr
+	return len(items), len(valid), declined, ferr
 }
 
 // backoff returns the wait before retry number attempt (1 for the first):

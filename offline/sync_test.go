@@ -40,7 +40,7 @@ func TestSyncDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Sent != 23 || rep.Answered != 23 || rep.Remaining != 0 || rep.Failures != 0 {
+	if rep.Sent != 23 || rep.Answered != 23 || rep.Declined != 1 || rep.Remaining != 0 || rep.Failures != 0 {
 		t.Errorf("report %+v", rep)
 	}
 	booked := append(append([]string{}, ids[:3]...), ids[4:]...)

@@ -395,13 +395,7 @@ func (p *till) SyncNow(ctx context.Context) (ui.SyncResult, error) {
 	if err := p.t.NoteSynced(ctx, items); err != nil {
 		return ui.SyncResult{}, err
 	}
-	res := ui.SyncResult{Sent: rep.Answered, Left: rep.Remaining}
-	for _, it := range items {
-		if it.State == offline.StateDeclined {
-			res.Declined++
-		}
-	}
-	return res, nil
+	return ui.SyncResult{Sent: rep.Answered, Declined: rep.Declined, Left: rep.Remaining}, nil
 }
 
 // forward syncs the offline queue every interval while it holds
