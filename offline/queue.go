@@ -477,9 +477,7 @@ type ListOptions struct {
 
 // List returns items in queue order.
 func (q *Queue) List(ctx context.Context, o ListOptions) ([]Item, error) {
-	if o.Limit <= 0 {
-		o.Limit = 100
-	}
+	o.Limit = o.pageSize()
 	query := `SELECT ` + itemCols + ` FROM items WHERE seq > ?`
 	args := []any{o.After}
 	if len(o.States) > 0 {
@@ -507,4 +505,35 @@ func (q *Queue) List(ctx context.Context, o ListOptions) ([]Item, error) {
 		return nil, fmt.Errorf("listing items: %w", err)
 	}
 	return out, nil
+}
+
+// pageSize is o.Limit, or its default.
+func (o ListOptions) pageSize() int {
+	if o.Limit <= 0 {
+		return 100
+	}
+	return o.Limit
+}
+
+// EachPage calls fn with every item o selects after o.After, in queue
+// order, o.Limit at a time, until there are none left or fn fails.
+// Answered items stay in the queue for good, so one List does not reach
+// the newest of them.
+func (q *Queue) EachPage(ctx context.Context, o ListOptions, fn func([]Item) error) error {
+	o.Limit = o.pageSize()
+	for {
+		items, err := q.List(ctx, o)
+		if err != nil {
+			return err
+		}
+		if len(items) > 0 {
+			if err := fn(items); err != nil {
+				return err
+			}
+		}
+		if len(items) < o.Limit {
+			return nil
+		}
+		o.After = items[len(items)-1].Seq
+	}
 }

@@ -343,3 +343,58 @@ func TestDurabilitySettings(t *testing.T) {
 		t.Errorf("synchronous %d, %v; want 2 (FULL)", sync, err)
 	}
 }
+
+// TestEachPage pages through more items than one List returns, as a
+// terminal's queue holds after its thousandth offline approval: answered
+// items are never deleted.
+func TestEachPage(t *testing.T) {
+	q, _ := openTest(t, newClock(), &Limits{})
+	const n = 1003
+	for i := range n {
+		mustEnqueue(t, q, tap(fmt.Sprintf("t-%04d", i), testPANs[i%len(testPANs)], 100))
+	}
+	tests := []struct {
+		name  string
+		opt   ListOptions
+		first string // the first item's id
+		count int
+		pages int
+	}{
+		{"default page size", ListOptions{}, "t-0000", n, 11},
+		{"small pages", ListOptions{Limit: 7}, "t-0000", n, 144},
+		{"one page", ListOptions{Limit: n}, "t-0000", n, 1},
+		{"after", ListOptions{After: 1000, Limit: 500}, "t-1000", 3, 1},
+		{"no such state", ListOptions{States: []State{StateAccepted}}, "", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ids []string
+			pages := 0
+			err := q.EachPage(context.Background(), tt.opt, func(items []Item) error {
+				pages++
+				if max := tt.opt.pageSize(); len(items) > max {
+					t.Errorf("page of %d items, want at most %d", len(items), max)
+				}
+				for _, it := range items {
+					ids = append(ids, it.TxnID)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) != tt.count || tt.count > 0 && ids[0] != tt.first || !slices.IsSorted(ids) || pages != tt.pages {
+				t.Errorf("got %d items from %v in %d pages, want %d from %s, in order, in %d pages",
+					len(ids), ids[:min(len(ids), 1)], pages, tt.count, tt.first, tt.pages)
+			}
+		})
+	}
+	t.Run("fn fails", func(t *testing.T) {
+		stop := errors.New("stop")
+		pages := 0
+		err := q.EachPage(context.Background(), ListOptions{Limit: 10}, func([]Item) error { pages++; return stop })
+		if !errors.Is(err, stop) || pages != 1 {
+			t.Errorf("EachPage = %v after %d pages, want stop after 1", err, pages)
+		}
+	})
+}

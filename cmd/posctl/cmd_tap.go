@@ -221,21 +221,8 @@ func (p *pos) catchUp(ctx context.Context, stderr io.Writer) {
 	if p.queue == nil {
 		return
 	}
-	var after int64
-	for {
-		items, err := p.queue.List(ctx, offline.ListOptions{After: after, Limit: 500,
-			States: []offline.State{offline.StateAccepted, offline.StateBookedOverdraft, offline.StateDeclined}})
-		if err == nil {
-			err = p.term.NoteSynced(ctx, items)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: reading the offline queue: %v\n", err)
-			return
-		}
-		if len(items) < 500 {
-			return
-		}
-		after = items[len(items)-1].Seq
+	if err := p.term.NoteAnswered(ctx, p.queue); err != nil {
+		fmt.Fprintf(stderr, "warning: reading the offline queue: %v\n", err)
 	}
 }
 

@@ -388,11 +388,7 @@ func (p *till) SyncNow(ctx context.Context) (ui.SyncResult, error) {
 	if err != nil && rep.Answered == 0 {
 		return ui.SyncResult{Left: rep.Remaining}, err
 	}
-	items, lerr := p.queue.List(ctx, offline.ListOptions{Limit: 1000})
-	if lerr != nil {
-		return ui.SyncResult{}, lerr
-	}
-	if err := p.t.NoteSynced(ctx, items); err != nil {
+	if err := p.t.NoteAnswered(ctx, p.queue); err != nil {
 		return ui.SyncResult{}, err
 	}
 	return ui.SyncResult{Sent: rep.Answered, Declined: rep.Declined, Left: rep.Remaining}, nil

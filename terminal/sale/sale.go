@@ -603,6 +603,15 @@ func (t *Terminal) NoteSynced(ctx context.Context, items []offline.Item) error {
 	return nil
 }
 
+// NoteAnswered runs NoteSynced over every item of q the ledger has
+// answered for. Answered items stay in the queue for good, so it pages
+// through them. Items not answered yet are left out: one held or queued
+// by a sale still running is that sale's to journal.
+func (t *Terminal) NoteAnswered(ctx context.Context, q *offline.Queue) error {
+	o := offline.ListOptions{States: []offline.State{offline.StateAccepted, offline.StateBookedOverdraft, offline.StateDeclined}, Limit: 500}
+	return q.EachPage(ctx, o, func(items []offline.Item) error { return t.NoteSynced(ctx, items) })
+}
+
 // Refund refunds amount of an approved sale, found by its transaction id;
 // an amount of 0 refunds what is left of it.
 func (t *Terminal) Refund(ctx context.Context, origTxnID string, amount int64) (*Result, error) {

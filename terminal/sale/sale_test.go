@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"tappos/emv/kernel"
+	"tappos/emv/tlv"
 	"tappos/ledger"
 	"tappos/ledger/api"
 	"tappos/ledger/sqlitestore"
@@ -670,4 +672,77 @@ func TestRealLedger(t *testing.T) {
 		rec.WriteText(&b)
 		t.Fatalf("reconciliation:\n%s", b.String())
 	}
+}
+
+// answerAll is a ledger that books every offline item but those it
+// declines.
+type answerAll struct{ decline map[string]bool }
+
+func (a answerAll) Forward(_ context.Context, items []offline.Outgoing) ([]offline.Result, error) {
+	out := make([]offline.Result, len(items))
+	for i, it := range items {
+		out[i] = offline.Result{TxnID: it.TxnID, State: offline.StateAccepted, AuthorizationID: "au-" + it.TxnID}
+		if a.decline[it.TxnID] {
+			out[i] = offline.Result{TxnID: it.TxnID, State: offline.StateDeclined, Reason: "card_blocked"}
+		}
+	}
+	return out, nil
+}
+
+// TestNoteAnswered notes the ledger's answers for more synced items than
+// one page of the queue holds (answered items are never deleted), and
+// leaves an item not yet answered to its sale.
+func TestNoteAnswered(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	var key offline.Key
+	copy(key[:], "terminal key for the sale tests.")
+	q, err := offline.Open(filepath.Join(r.dir, "many.db"), offline.Options{Key: key, Limits: &offline.Limits{}, Rand: &counter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	// 4761739001010028, the visa-offline card, as BCD.
+	emv := tlv.Append(nil, 0x5A, []byte{0x47, 0x61, 0x73, 0x90, 0x01, 0x01, 0x00, 0x28})
+	enqueue := func(id string) {
+		tp := offline.Tap{TxnID: id, Amount: 100, Currency: "CNY", EMV: emv, CardApprovedOffline: true, ODAPassed: true}
+		if _, err := q.Enqueue(ctx, tp); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Confirm(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 1003
+	for i := range n {
+		enqueue(fmt.Sprintf("CN000001-%04d", i))
+	}
+	syncer := &offline.Syncer{Queue: q, Forwarder: answerAll{map[string]bool{"CN000001-1002": true}}, Logger: quiet()}
+	if rep, err := syncer.Drain(ctx, 1); err != nil || rep.Answered != n || rep.Declined != 1 {
+		t.Fatalf("sync: %+v, %v", rep, err)
+	}
+	enqueue("CN000001-unsent")
+	if err := r.t.NoteAnswered(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		txn, authID, reason string
+	}{
+		{"CN000001-0000", "au-CN000001-0000", "recovered from the offline queue"},
+		{"CN000001-1001", "au-CN000001-1001", "recovered from the offline queue"},
+		{"CN000001-1002", "", "declined on sync: card_blocked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.txn, func(t *testing.T) {
+			got, err := r.t.Journal.Get(ctx, tt.txn)
+			if err != nil || got.AuthorizationID != tt.authID || got.Reason != tt.reason {
+				t.Errorf("journal: %+v, %v; want authorization %q, reason %q", got, err, tt.authID, tt.reason)
+			}
+		})
+	}
+	t.Run("unsent", func(t *testing.T) {
+		if got, err := r.t.Journal.Get(ctx, "CN000001-unsent"); !errors.Is(err, batch.ErrNotFound) {
+			t.Errorf("an item not answered yet is in the journal: %+v, %v", got, err)
+		}
+	})
 }
