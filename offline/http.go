@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // HTTPForwarder books offline approvals through the ledger's HTTP API (see
@@ -24,9 +25,13 @@ type HTTPForwarder struct {
 	APIKey     string // the terminal's API key
 	MerchantID string
 	TerminalID string
-	// Client is the HTTP client; nil means http.DefaultClient. Its
-	// timeout bounds each request.
+	// Client is the HTTP client; nil means http.DefaultClient.
 	Client *http.Client
+	// Timeout bounds each request, its answer included, whatever Client's
+	// own timeout; 0 means 30 s. A request that times out is of unknown
+	// outcome, like one whose connection broke: its items are sent again,
+	// under the same idempotency keys.
+	Timeout time.Duration
 	// Concurrency is the number of requests in flight; 0 means 4.
 	Concurrency int
 	// ItemsPerRequest is the most items in one batch request; 0 means
@@ -206,6 +211,10 @@ func (f *HTTPForwarder) post(ctx context.Context, path, idemKey string, body any
 	if err != nil {
 		return 0, nil, err
 	}
+	// Without a deadline, a ledger that takes the request and never
+	// answers would hold the sync until the process restarts.
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(f.BaseURL, "/")+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, nil, err
@@ -324,8 +333,24 @@ func (f *HTTPForwarder) client() *http.Client {
 	return http.DefaultClient
 }
 
+// defaultTimeout bounds a request when HTTPForwarder.Timeout is 0: long
+// enough for a batch of 500 items over a slow link, short enough that a
+// hung ledger delays the sync rather than stopping it.
+const defaultTimeout = 30 * time.Second
+
+// withTimeout returns ctx bounded by the forwarder's request timeout.
+func (f *HTTPForwarder) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := f.Timeout
+	if d <= 0 {
+		d = defaultTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // Healthy implements HealthChecker with the ledger's /readyz.
 func (f *HTTPForwarder) Healthy(ctx context.Context) error {
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.BaseURL, "/")+"/readyz", nil)
 	if err != nil {
 		return err

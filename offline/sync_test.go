@@ -6,7 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -293,4 +297,73 @@ func TestSyncFailedBatchNextPass(t *testing.T) {
 			t.Errorf("item %s: state %s after %d attempts, want accepted after %d", it.TxnID, it.State, it.Attempts, want)
 		}
 	}
+}
+
+// TestSyncLedgerHangs forwards to a ledger that books the item and then
+// never answers: the request times out, the item stays sending (its
+// outcome unknown), and the next sync sends it again under the same key
+// and gets the first answer, booked once.
+func TestSyncLedgerHangs(t *testing.T) {
+	clock := newClock()
+	q, _ := openTest(t, clock, &Limits{})
+	ctx := context.Background()
+	ids := enqueueTaps(t, q, "h", 1, testPANs[0])
+	f := newFakeLedger(t)
+	var hang atomic.Bool
+	hang.Store(true)
+	var keys []string
+	var mu sync.Mutex
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/authorizations" {
+			mu.Lock()
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+			mu.Unlock()
+		}
+		// The fake has no batch endpoint: its 404 sends one request per item.
+		if !hang.Load() || r.URL.Path == "/v1/authorizations/batch" {
+			f.srv.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		f.srv.Config.Handler.ServeHTTP(httptest.NewRecorder(), r) // booked, answer never sent
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before srv.Close, which waits for the handlers
+	fw := &HTTPForwarder{BaseURL: srv.URL, APIKey: "k", Timeout: 200 * time.Millisecond}
+
+	t.Run("health check", func(t *testing.T) {
+		if err := fw.Healthy(ctx); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Healthy = %v, want an unavailable ledger after the timeout", err)
+		}
+	})
+	t.Run("no answer", func(t *testing.T) {
+		rep, err := newSyncer(q, fw, 10, &noSleep{}).Drain(ctx, 1)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) || rep.Answered != 0 {
+			t.Fatalf("Drain = %+v, %v; want the request timed out", rep, err)
+		}
+		if items, _ := q.List(ctx, ListOptions{}); items[0].State != StateSending {
+			t.Errorf("item %+v, want it sending: its outcome is unknown", items[0])
+		}
+	})
+	t.Run("ledger answers again", func(t *testing.T) {
+		hang.Store(false)
+		rep, err := newSyncer(q, fw, 10, &noSleep{}).Drain(ctx, 1)
+		if err != nil || rep.Answered != 1 {
+			t.Fatalf("Drain = %+v, %v", rep, err)
+		}
+		f.checkPostings(t, ids)
+		items, _ := q.List(ctx, ListOptions{})
+		if it := items[0]; it.State != StateAccepted || it.AuthorizationID != "au-"+ids[0] || it.Attempts != 2 {
+			t.Errorf("item %+v, want accepted with the first answer after two attempts", it)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(keys, []string{ids[0], ids[0]}) {
+			t.Errorf("idempotency keys %q, want %s twice", keys, ids[0])
+		}
+	})
 }

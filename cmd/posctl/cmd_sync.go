@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
@@ -85,7 +84,7 @@ func runSync(args []string, stdout, stderr io.Writer) int {
 	defer q.Close()
 	s := &offline.Syncer{
 		Queue:     q,
-		Forwarder: &offline.HTTPForwarder{BaseURL: *ledgerURL, APIKey: *apiKey, Client: &http.Client{Timeout: 10 * time.Second}},
+		Forwarder: &offline.HTTPForwarder{BaseURL: *ledgerURL, APIKey: *apiKey, Timeout: 10 * time.Second},
 		BatchSize: *batch,
 		Logger:    slog.New(slog.NewTextHandler(stderr, nil)),
 	}
