@@ -1,9 +1,11 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"testing"
 
 	"tappos/emv/trace"
@@ -55,5 +57,31 @@ func FuzzKernel(f *testing.F) {
 			t.Errorf("Try Again without a communication error: %v", err)
 		}
 		_ = out.String()
+	})
+}
+
+// FuzzReplay replays fuzzed trace files as posctl emv replay does: a
+// damaged recording must give an error or an outcome, never a panic.
+func FuzzReplay(f *testing.F) {
+	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-ms-mode"} {
+		b, err := os.ReadFile(tracePath(name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	keys := testKeys(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := trace.Read(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		k, tx, err := Replay(tr, keys)
+		if err != nil {
+			return
+		}
+		if out, _ := k.Run(context.Background(), trace.NewCard(tr), tx); out == nil {
+			t.Fatal("nil outcome")
+		}
 	})
 }

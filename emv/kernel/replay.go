@@ -117,8 +117,12 @@ func ReplayConfig(t *trace.Trace) (*Config, error) {
 				a.CVMCapabilityNoCVM = cvmCap
 			}
 		} else {
-			ttq := pick(0x9F66, []byte{0x36, 0x00, 0x40, 0x00})
-			a.TTQ = bytes.Clone(ttq)
+			// A PDOL may ask for fewer bytes of the TTQ than its four:
+			// the recording then holds its leftmost bytes (EMV Book 3,
+			// 5.4), the rest are the default's.
+			ttq := []byte{0x36, 0x00, 0x40, 0x00}
+			copy(ttq, pick(0x9F66, nil))
+			a.TTQ = ttq
 			if ttq[1]&0x80 != 0 {
 				a.FloorLimit = below
 			}
@@ -136,30 +140,38 @@ func ReplayConfig(t *trace.Trace) (*Config, error) {
 
 // recordedTerminalData decodes the terminal data objects of the recorded
 // GET PROCESSING OPTIONS and first GENERATE AC commands with the DOLs the
-// card gave, and lists the AIDs the terminal selected.
+// card gave, and lists the AIDs the terminal selected. An exchange whose
+// command or response is malformed gives nothing: a hostile or damaged
+// recording must not stop the replay, which then differs from it.
 func recordedTerminalData(t *trace.Trace) (gpo, ac map[tlv.Tag][]byte, aids [][]byte) {
 	gpo, ac = map[tlv.Tag][]byte{}, map[tlv.Tag][]byte{}
 	var pdol, cdol1 []byte
 	for _, e := range t.Exchanges {
-		cmd, resp := e.Command, e.Response
-		data := resp[:len(resp)-2]
+		cmd, err := apdu.ParseCommand(e.Command)
+		if err != nil || len(e.Response) < 2 {
+			continue
+		}
+		data := e.Response[:len(e.Response)-2]
 		switch {
-		case bytes.HasPrefix(cmd, []byte{0x00, 0xA4, 0x04, 0x00}) && len(cmd) > 5 && !bytes.Contains(cmd, []byte(apdu.PPSE)):
-			aid := cmd[5 : 5+min(int(cmd[4]), len(cmd)-5)]
-			aids = append(aids, bytes.Clone(aid))
+		case cmd.CLA == 0x00 && cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.P2 == 0x00 && len(cmd.Data) > 0 &&
+			!bytes.Equal(cmd.Data, []byte(apdu.PPSE)):
+			aids = append(aids, bytes.Clone(cmd.Data))
 			if l, err := tlv.Decode(data); err == nil {
 				pdol = l.Value(0x9F38)
 			}
-		case bytes.HasPrefix(cmd, []byte{0x80, 0xA8}) && len(cmd) > 7:
-			decodeDOL(pdol, cmd[7:min(5+int(cmd[4]), len(cmd))], gpo)
-		case bytes.HasPrefix(cmd, []byte{0x00, 0xB2}):
+		case cmd.CLA == 0x80 && cmd.INS == 0xA8:
+			// The data is the command template 83 holding the PDOL data.
+			if l, err := tlv.Decode(cmd.Data); err == nil {
+				decodeDOL(pdol, l.Value(0x83), gpo)
+			}
+		case cmd.CLA == 0x00 && cmd.INS == 0xB2:
 			if l, err := tlv.Decode(data); err == nil {
 				if v := l.Value(0x8C); v != nil {
 					cdol1 = v
 				}
 			}
-		case bytes.HasPrefix(cmd, []byte{0x80, 0xAE}) && len(cmd) > 5:
-			decodeDOL(cdol1, cmd[5:min(5+int(cmd[4]), len(cmd))], ac)
+		case cmd.CLA == 0x80 && cmd.INS == 0xAE:
+			decodeDOL(cdol1, cmd.Data, ac)
 		}
 	}
 	return gpo, ac, aids

@@ -6,15 +6,21 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tappos/emv/oda"
 	"tappos/emv/trace"
 )
 
+// tracePath is the file of a recorded trace in testdata/traces.
+func tracePath(name string) string {
+	return filepath.Join("..", "..", "testdata", "traces", name+".json")
+}
+
 func loadTrace(tb testing.TB, name string) *trace.Trace {
 	tb.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "testdata", "traces", name+".json"))
+	f, err := os.Open(tracePath(name))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -121,6 +127,51 @@ func TestReplayWithoutKeys(t *testing.T) {
 	out, _ := k.Run(context.Background(), trace.NewCard(tr), tx)
 	if out.Status != Declined || out.ODA.OK {
 		t.Errorf("got %v", out)
+	}
+}
+
+// TestReplayMalformed replays damaged recordings that once panicked
+// (their first forms are FuzzReplay's corpus): each gives an outcome.
+func TestReplayMalformed(t *testing.T) {
+	// A PPSE selection, so that the kernel reaches the recorded commands.
+	const ppse = `{"cmd": "00A404000E325041592E5359532E444446303100",
+		"resp": "6F2D840E325041592E5359532E4444463031A51BBF0C1861164F07A0000000031010500B56495341204352454449549000"},`
+	for _, tc := range []struct {
+		name   string
+		apdus  string
+		strict bool // the replay sends exactly the recorded commands
+		status Status
+		sent   int // commands
+	}{
+		// GET PROCESSING OPTIONS with Lc 1: a template tag without its
+		// length. It gives no terminal data; the kernel stops at the
+		// application's missing PDOL.
+		{"GPO with Lc below 2", `{"cmd": "00A4040007A000000003101000", "resp": "6F0B8407A0000000031010A5009000"},
+			{"cmd": "80A8000001830000", "resp": "9000"}`, false, EndApplication, 2},
+		// A PDOL asking for one byte of the TTQ: the recording holds its
+		// first byte, and the replay sends the same.
+		{"PDOL with a 1-byte TTQ", `{"cmd": "00A4040007A000000003101000", "resp": "6F118407A0000000031010A5069F38039F66019000"},
+			{"cmd": "80A800000383013600", "resp": "9000"}`, true, EndApplication, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := trace.Read(strings.NewReader(`{"date": "200316", "time": "000000", "randoms": "ABABABAB",
+				"transaction-req": "9F02060000000090005F2A0208409C0100", "apdus": [` + ppse + tc.apdus + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, tx, err := Replay(tr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var card Transceiver = trace.NewCard(tr)
+			if tc.strict {
+				card = strictCard{t, tr, trace.NewCard(tr)}
+			}
+			out, err := k.Run(context.Background(), card, tx)
+			if out.Status != tc.status || out.APDUs != tc.sent {
+				t.Errorf("got %v after %d commands, %v; want %v after %d", out.Status, out.APDUs, err, tc.status, tc.sent)
+			}
+		})
 	}
 }
 
