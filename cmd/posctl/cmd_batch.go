@@ -26,7 +26,7 @@ synced offline sales are read from the offline queue (give --terminal-key or
 set $TAPPOS_TERMINAL_KEY; run posctl sync before to upload offline sales).
 
 Example:
-  posctl batch close --ledger http://127.0.0.1:8080 --key $KEY
+  posctl batch close --ledger http://127.0.0.1:8080 --key $TAPPOS_LEDGER_KEY
 
 Flags:
 `

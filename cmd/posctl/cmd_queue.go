@@ -40,10 +40,11 @@ const queueStatusUsage = `usage: posctl queue status [--queue FILE] [--json]
 
 Shows what the offline queue holds: the unsent items (queued and sending)
 with their count and amount per currency, the age of the oldest, the items
-held (committed, approval not yet confirmed as shown) and canceled (held
-past the grace period: never shown, never charged), how many the ledger
-accepted, declined or booked as overdraft, and the time and error of the
-last sync.
+held (committed, approval not yet confirmed as shown) and canceled (never
+charged: a sync cancels a held item whose APPROVED line is not in the
+display log, once no tap is running or once it has been held past the
+grace period), how many the ledger accepted, declined or booked as
+overdraft, and the time and error of the last sync.
 
 Example:
   posctl queue status --queue /var/lib/tappos/tappos-offline.db --json

@@ -24,8 +24,8 @@ Exit status: 0 approved, 3 declined, 1 error (a request the ledger did not
 answer stays pending and is resent by the next command), 2 usage.
 
 Example:
-  posctl refund --txn CN000001-20261126101500-0A1B2C3D --amount 5.00 \
-      --ledger http://127.0.0.1:8080 --key $KEY
+  posctl refund --txn CN000001-261127101259-9D2083 --amount 5.00 \
+      --ledger http://127.0.0.1:8080 --key $TAPPOS_LEDGER_KEY
 
 Flags:
 `
@@ -37,7 +37,8 @@ the ledger releases or reverses the payment and the sale leaves the batch
 totals (it is listed as voided).
 
 Example:
-  posctl void --txn CN000001-20261126101500-0A1B2C3D --ledger http://127.0.0.1:8080 --key $KEY
+  posctl void --txn CN000001-261127101259-9D2083 \
+      --ledger http://127.0.0.1:8080 --key $TAPPOS_LEDGER_KEY
 
 Flags:
 `

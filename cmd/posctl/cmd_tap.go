@@ -304,7 +304,7 @@ Virtual (vpcd) readers are refused unless --allow-virtual is given or
 $TAPPOS_MODE is "demo" or "test".
 
 Example:
-  posctl tap --amount 12.50 --ledger http://127.0.0.1:8080 --key $KEY --json \
+  posctl tap --amount 12.50 --ledger http://127.0.0.1:8080 --key $TAPPOS_LEDGER_KEY --json \
       --config testdata/terminal/cn-shop.json
 
 Example (offline only, at most 5 unsent taps of a card, steps as they happen):

@@ -26,7 +26,7 @@ Shows a wallet's balance, what is held for pre-authorizations and what is
 available, as the ledger keeps them.
 
 Example:
-  posctl wallet show --wallet w_0006... --ledger http://127.0.0.1:8080 --key $ADMIN_KEY
+  posctl wallet show --wallet w_0006... --ledger http://127.0.0.1:8080 --key $TAPPOS_ADMIN_KEY
 
 Flags:
 `
@@ -38,7 +38,7 @@ Prints a wallet's statement, newest first: every posting with its channel
 merchant, authorization and amount.
 
 Example:
-  posctl wallet history --wallet w_0006... --ledger http://127.0.0.1:8080 --key $ADMIN_KEY
+  posctl wallet history --wallet w_0006... --ledger http://127.0.0.1:8080 --key $TAPPOS_ADMIN_KEY
 
 Flags:
 `
