@@ -47,8 +47,8 @@ type Cryptograms interface {
 
 // EMVCryptograms implements [Cryptograms] with tappos/emv/cryptogram.
 //
-// The session key of emv-csk is diversified with R = ATC || 00 00 || UN,
-// the same layout as Mastercard's. ARPCs are method 1 over the ARC, except
+// The session key of emv-csk is EMV's common session key, diversified with
+// R = ATC || 00 00 00 00 00 00 (cryptogram.ATCDiversifier). ARPCs are method 1 over the ARC, except
 // for visa-cvn18, which only defines method 2: there the ARC picks the
 // card status update (approved: 00 80 00 00, otherwise 00 00 00 00).
 type EMVCryptograms struct{}
@@ -62,10 +62,10 @@ func (EMVCryptograms) VerifyAC(scheme string, imk *cryptogram.IssuerMasterKey, p
 	atc, un := get(tagATC), get(0x9F37)
 	var r []byte
 	if s == cryptogram.EMVCSK {
-		if len(atc) != 2 || len(un) != 4 {
-			return nil, fmt.Errorf("%w: ATC or UN missing for emv-csk", ErrBadEMVData)
+		if len(atc) != 2 {
+			return nil, fmt.Errorf("%w: ATC missing for emv-csk", ErrBadEMVData)
 		}
-		r = append(append(append([]byte{}, atc...), 0, 0), un...)
+		r = cryptogram.ATCDiversifier(atc)
 	}
 	const hexDigits = "0123456789ABCDEF"
 	keys, err := imk.Derive(s, pan, string([]byte{hexDigits[psn>>4], hexDigits[psn&15]}), atc, un, r)

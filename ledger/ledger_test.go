@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tappos/emv/cryptogram"
 	"tappos/emv/tlv"
 )
 
@@ -204,5 +205,51 @@ func TestHouseAccounts(t *testing.T) {
 		if got := isHouseAccount(tt.id); got != tt.house {
 			t.Errorf("isHouseAccount(%q) = %v, want %v", tt.id, got, tt.house)
 		}
+	}
+}
+
+// TestEMVCSKSessionKey: an emv-csk card's ARQC is made under EMV's common
+// session key, R = ATC || 00 00 00 00 00 00 (EMV Book 2, 8.1.2), not
+// Mastercard's ATC || 00 00 || UN. R is written out here, not taken from
+// the helper the ledger uses, so that both cannot drift together.
+func TestEMVCSKSessionKey(t *testing.T) {
+	imk := []byte("0123456789abcdef")
+	pan := "5413330089010343"
+	atc, un := []byte{0x00, 0x2A}, []byte{0xDE, 0xAD, 0xBE, 0xEF}
+	tags := map[uint32][]byte{
+		0x9F02: {0, 0, 0, 0, 0x12, 0x50}, 0x9F03: make([]byte, 6), 0x9F1A: {0x08, 0x40},
+		0x95: make([]byte, 5), 0x5F2A: {0x08, 0x40}, 0x9A: {0x26, 0x11, 0x26}, 0x9C: {0},
+		0x9F37: un, 0x82: {0x19, 0x80}, 0x9F36: atc, 0x9F10: {0x0F, 0xA5, 0x01},
+	}
+	get := func(t uint32) []byte { return tags[t] }
+	mk, err := cryptogram.NewIssuerMasterKey(imk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		r    []byte
+		ok   bool
+	}{
+		{"EMV common session key", []byte{0x00, 0x2A, 0, 0, 0, 0, 0, 0}, true},
+		{"Mastercard SKD layout", []byte{0x00, 0x2A, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := cryptogram.Derive(cryptogram.EMVCSK, imk, pan, "01", nil, nil, tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := cryptogram.InputData(cryptogram.EMVCSK, get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tags[0x9F26], err = cryptogram.GenerateAC(cryptogram.EMVCSK, keys, data); err != nil {
+				t.Fatal(err)
+			}
+			_, err = (EMVCryptograms{}).VerifyAC("emv-csk", mk, pan, 0x01, get)
+			if ok := err == nil; ok != tt.ok {
+				t.Errorf("verified %v (%v), want %v", ok, err, tt.ok)
+			}
+		})
 	}
 }

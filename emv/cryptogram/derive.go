@@ -77,6 +77,16 @@ func (m *IssuerMasterKey) Derive(s Scheme, pan, psn string, atc, un, r []byte) (
 	return DeriveSession(s, mk, atc, un, r)
 }
 
+// ATCDiversifier returns R = ATC || 00 00 00 00 00 00, the diversification
+// value EMV Book 2 (section 8.1.2, Annex A1.3) gives the common session key
+// of the application cryptogram: the ATC alone, unlike Mastercard's SKD,
+// which adds the unpredictable number.
+func ATCDiversifier(atc []byte) []byte {
+	r := make([]byte, 8)
+	copy(r, atc)
+	return r
+}
+
 // DeriveSession derives the keys for one transaction from a card's 16-byte
 // ICC master key, as a card personalised with that key does. The scheme
 // decides the session key:
@@ -104,8 +114,7 @@ func DeriveSession(s Scheme, iccMK, atc, un, r []byte) (Keys, error) {
 		if err := checkLen("ATC", atc, 2, 2); err != nil {
 			return Keys{}, err
 		}
-		div = make([]byte, 8)
-		copy(div, atc)
+		div = ATCDiversifier(atc)
 	case MastercardCVN16:
 		if err := checkLen("ATC", atc, 2, 2); err != nil {
 			return Keys{}, err

@@ -79,7 +79,7 @@ func (c *Card) Tap(amount int64, currency uint16, o Options) ([]byte, error) {
 	get := func(t uint32) []byte { return tags[t] }
 	var r []byte
 	if s == cryptogram.EMVCSK {
-		r = append(append(append([]byte{}, atc...), 0, 0), o.UN[:]...)
+		r = cryptogram.ATCDiversifier(atc)
 	}
 	keys, err := cryptogram.Derive(s, c.IMK, c.PAN, fmt.Sprintf("%02X", c.PSN), atc, o.UN[:], r)
 	if err != nil {
