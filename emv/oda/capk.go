@@ -161,6 +161,29 @@ func (s *CAKeyStore) Key(rid []byte, index byte) (*CAKey, error) {
 	return nil, fail(step, ErrCAKeyNotFound)
 }
 
+// CardKey returns the CA key the card's certificates chain to (RID from
+// its AID, index 8F) when the terminal may use it on date: listed, its
+// check value verified, and not past its expiry unless AcceptExpired. A
+// nil store holds no keys.
+func (s *CAKeyStore) CardKey(c *Card, date time.Time) (*CAKey, error) {
+	if len(c.CAIndex) != 1 {
+		return nil, fail("CA public key index", ErrMissing)
+	}
+	if s == nil {
+		return nil, fail("CA public key", ErrCAKeyNotFound)
+	}
+	ca, err := s.Key(c.AID, c.CAIndex[0])
+	if err != nil {
+		return nil, err
+	}
+	if ca.Expired(date) && !s.AcceptExpired {
+		// The schemes have terminals withdraw a CA key once it expires:
+		// certificates it signed prove nothing any more.
+		return nil, fail("CA public key", ErrCAKeyExpired)
+	}
+	return ca, nil
+}
+
 // validMMYY reports whether s is an MMYY date written as 4 decimal digits.
 func validMMYY(s string) bool {
 	if len(s) != 4 || strings.Trim(s, "0123456789") != "" {

@@ -88,6 +88,51 @@ func TestCAKeyExpired(t *testing.T) {
 	}
 }
 
+// TestCardKey checks the lookup a kernel makes before it asks for CDA: a
+// key the terminal may not use gives the reason, expired ones only when
+// the store does not accept them.
+func TestCardKey(t *testing.T) {
+	date := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	mastercard := unhex("A0000000041010")
+	tests := []struct {
+		name          string
+		nilStore      bool
+		index         []byte
+		acceptExpired bool
+		step          string
+		err           error
+	}{
+		{name: "usable", index: []byte{0xEF}},
+		{name: "index missing", index: nil, step: "CA public key index", err: ErrMissing},
+		{name: "index of two bytes", index: []byte{0xEF, 0x00}, step: "CA public key index", err: ErrMissing},
+		{name: "not listed", index: []byte{0xF8}, step: "CA public key", err: ErrCAKeyNotFound},
+		{name: "check value wrong", index: []byte{0xAD}, step: "CA public key", err: ErrCAKeyCheckValue},
+		{name: "expired", index: []byte{0xFA}, step: "CA public key", err: ErrCAKeyExpired},
+		{name: "expired, test environment accepts it", index: []byte{0xFA}, acceptExpired: true},
+		{name: "no store", nilStore: true, index: []byte{0xEF}, step: "CA public key", err: ErrCAKeyNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := loadTestCAKeys(t)
+			ks.AcceptExpired = tt.acceptExpired
+			if tt.nilStore {
+				ks = nil
+			}
+			k, err := ks.CardKey(&Card{AID: mastercard, CAIndex: tt.index}, date)
+			if tt.err != nil {
+				checkStep(t, err, tt.step, tt.err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Index != tt.index[0] {
+				t.Errorf("got the key of index %02X, want %02X", k.Index, tt.index[0])
+			}
+		})
+	}
+}
+
 func TestLoadCAKeysMalformed(t *testing.T) {
 	const key = `"modulus":"C696034213D7D8546984579D1D0F0EA519CFF8DEFFC429354CF3A871A6F7183F1228DA5C7470C055387100CB935A712C4E2864DF5D64BA93FE7E63E71F25B1E5F5298575EBE1C63AA617706917911DC2A75AC28B251C7EF40F2365912490B939BCA2124A30A28F54402C34AECA331AB67E1E79B285DD5771B5D9FF79EA630B75","exponent":"03","sha1":"D34A6A776011C7E7CE3AEC5F03AD2F8CFC5503CC","hash_alg":1,"pk_alg":1`
 	tests := []struct {

@@ -69,17 +69,9 @@ func StaticData(records []Record, sdaTagList, aip []byte) ([]byte, error) {
 
 // issuerKey looks up the CA key and recovers the issuer key.
 func (c *Card) issuerKey(keys *CAKeyStore, date time.Time, res *Result) (*PublicKey, error) {
-	if len(c.CAIndex) != 1 {
-		return nil, fail("CA public key index", ErrMissing)
-	}
-	ca, err := keys.Key(c.AID, c.CAIndex[0])
+	ca, err := keys.CardKey(c, date)
 	if err != nil {
 		return nil, err
-	}
-	if ca.Expired(date) && !keys.AcceptExpired {
-		// The schemes have terminals withdraw a CA key once it expires:
-		// certificates it signed prove nothing any more.
-		return nil, fail("CA public key", ErrCAKeyExpired)
 	}
 	ik, err := RecoverIssuerKey(ca.PublicKey, c.IssuerCert, c.IssuerRemainder, c.IssuerExponent, c.PAN, date)
 	if err != nil {
