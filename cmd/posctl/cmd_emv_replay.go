@@ -33,7 +33,9 @@ recorded commands (country, terminal type, capabilities, TTQ, limits), so
 the kernel's commands match the recording byte for byte. Offline data
 authentication uses the CA public keys of every --capk file; a key past its
 expiry at the recorded date fails it, as in a live terminal, unless
---accept-expired-ca-keys is given.
+--accept-expired-ca-keys is given. A Mastercard recording made with CDA
+whose key is missing or expired then ends at GENERATE AC: the kernel asks
+without CDA, which the recorded card was never asked.
 
 Example:
   posctl emv replay --accept-expired-ca-keys --capk testdata/capk/capk-test.json testdata/traces/mock-msc-online.json

@@ -26,15 +26,17 @@ func TestEmvReplayGolden(t *testing.T) {
 }
 
 // TestEmvReplayExpiredCAKey replays a recording signed under a scheme test
-// key that had expired: without --accept-expired-ca-keys the kernel
-// declines, as a live terminal must.
+// key that had expired: without --accept-expired-ca-keys the kernel treats
+// the key as withdrawn, as a live terminal must, and sets CDA failed
+// (TVR 04..) before GENERATE AC. It then asks without CDA, which the
+// recorded card was never asked, so the replay ends there.
 func TestEmvReplayExpiredCAKey(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"--capk", "../../testdata/capk/capk-test.json", "../../testdata/traces/mock-msc-online.json"}
 	if code := runEmvReplay(args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"DECLINED", "CA public key expired"} {
+	for _, want := range []string{"CA public key expired", "0400040001", "GENERATE AC"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -133,11 +133,14 @@ func (s *session) gpoResponse2(data []byte) error {
 	return nil
 }
 
-// selectCDA decides whether to ask for CDA: card and terminal support it
-// and the data it needs is there. It sets the TVR bits Book C-2 asks for
-// when it cannot be done. The CA key is looked up only when the signature
-// is verified, so an unknown key declines the transaction after GENERATE
-// AC rather than changing the TVR the card sees.
+// selectCDA decides whether to ask for CDA: card and terminal support it,
+// the data it needs is there and the terminal holds a usable CA key. When
+// it cannot be done it sets the TVR bits Book C-2 asks for (S456.25)
+// before GENERATE AC, so that terminal action analysis decides, usually
+// to go online. Only the key's availability is checked here: the
+// certificates and the signature are verified after GENERATE AC, and a
+// failure there declines, as the card has then signed a cryptogram the
+// terminal cannot trust.
 func (s *session) selectCDA(records []oda.Record) (*oda.Card, bool) {
 	if s.cardData[0x82][0]&aipCDA == 0 || s.term[0x9F33][2]&capCDA == 0 {
 		s.tvr.Set(tags.TVROfflineDataAuthNotPerformed)
@@ -157,6 +160,12 @@ func (s *session) selectCDA(records []oda.Record) (*oda.Card, bool) {
 			s.tvr.Set(tags.TVRCDAFailed)
 			return nil, false
 		}
+	}
+	if _, err := s.k.CAKeys.CardKey(card, s.k.Now()); err != nil {
+		// Unknown, rejected or expired (withdrawn): no CDA.
+		s.out.ODA = ODAResult{Method: oda.MethodCDA, Err: err}
+		s.tvr.Set(tags.TVRCDAFailed)
+		return nil, false
 	}
 	return card, true
 }
@@ -260,12 +269,6 @@ func (s *session) genACResponse2(data []byte, ask CryptogramType, cda bool, card
 	}
 	ac := s.cardData[0x9F26]
 	if cda && got != AAC {
-		if s.k.CAKeys == nil {
-			s.out.ODA = ODAResult{Method: oda.MethodCDA, Err: oda.ErrCAKeyNotFound}
-			s.tvr.Set(tags.TVRCDAFailed)
-			s.setCardOutcome(got, nil)
-			return Declined, s.end(Declined, "combined data authentication failed", nil)
-		}
 		res, err := oda.VerifyCDA(s.k.CAKeys, card, s.k.Now(), oda.CDAInput{
 			UnpredictableNumber: s.term[0x9F37], PDOLData: pdolData, CDOL1Data: cdol1, Response: data})
 		s.out.ODA = ODAResult{Method: oda.MethodCDA, OK: err == nil, Err: err}

@@ -84,9 +84,6 @@ func TestReplayTraces(t *testing.T) {
 		{"mock-visa-offline", Approved, TC, "20261203C3227D26", CVMNone, oda.MethodFDDA, true, "0000000000", 6},
 		{"mock-msc-online", OnlineRequest, ARQC, "675B759BB5350F8C", CVMOnlinePIN, oda.MethodCDA, true, "0000040001", 10},
 		{"mock-msc-offline", Approved, TC, "49C27A9F8E4BF538", CVMNone, oda.MethodCDA, true, "0000000001", 9},
-		// The recording is signed under Mastercard test key F8, which the
-		// published test key list lacks: CDA cannot verify.
-		{"mock-msc-offline-2", Declined, ARQC, "", CVMNone, oda.MethodCDA, false, "0400000001", 9},
 		{"mock-msc-ms-mode", TryAnotherInterface, 0, "", CVMNone, oda.MethodNone, false, "0000000000", 3},
 	} {
 		t.Run(tc.trace, func(t *testing.T) {
@@ -116,17 +113,65 @@ func TestReplayTraces(t *testing.T) {
 	}
 }
 
-// TestReplayWithoutKeys declines the CDA trace: no CA key, no offline
-// trust.
-func TestReplayWithoutKeys(t *testing.T) {
-	tr := loadTrace(t, "mock-msc-offline")
-	k, tx, err := Replay(tr, nil)
-	if err != nil {
-		t.Fatal(err)
+// lastCommand is a recorded card that remembers the last command sent.
+type lastCommand struct {
+	*trace.Card
+	cmd []byte
+}
+
+func (c *lastCommand) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	c.cmd = bytes.Clone(cmd)
+	return c.Card.Transmit(ctx, cmd)
+}
+
+// TestReplayUnusableCAKey replays CDA recordings with a CA key the
+// terminal cannot use: the kernel must find out before GENERATE AC, set
+// CDA failed and ask for an ARQC without CDA (Book C-2 S456.25, the TAC
+// online having CDA failed). The recorded terminal asked for CDA, so the
+// recording cannot answer that command: the tap ends there.
+func TestReplayUnusableCAKey(t *testing.T) {
+	strict := func(tb testing.TB) *oda.CAKeyStore {
+		keys := testKeys(tb)
+		keys.AcceptExpired = false
+		return keys
 	}
-	out, _ := k.Run(context.Background(), trace.NewCard(tr), tx)
-	if out.Status != Declined || out.ODA.OK {
-		t.Errorf("got %v", out)
+	none := func(testing.TB) *oda.CAKeyStore { return nil }
+	for _, tc := range []struct {
+		name  string
+		trace string
+		keys  func(testing.TB) *oda.CAKeyStore
+		err   error
+		ask   CryptogramType
+	}{
+		// Signed under Mastercard test key F8, which the published test
+		// key list lacks.
+		{"key not listed", "mock-msc-offline-2", testKeys, oda.ErrCAKeyNotFound, ARQC},
+		{"no key store", "mock-msc-online", none, oda.ErrCAKeyNotFound, ARQC},
+		// Signed under Mastercard test key FA, expired 12/17.
+		{"key expired", "mock-msc-online", strict, oda.ErrCAKeyExpired, ARQC},
+		// Recorded at an offline-only terminal (9F35 26): the default
+		// action code, which has CDA failed, declines.
+		{"no key store, offline-only terminal", "mock-msc-offline", none, oda.ErrCAKeyNotFound, AAC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := loadTrace(t, tc.trace)
+			k, tx, err := Replay(tr, tc.keys(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &lastCommand{Card: trace.NewCard(tr)}
+			out, err := k.Run(context.Background(), c, tx)
+			if len(c.cmd) < 4 || c.cmd[1] != 0xAE || c.cmd[2] != byte(tc.ask) {
+				t.Errorf("last command %X, want GENERATE AC for an %v without CDA", c.cmd, tc.ask)
+			}
+			if out.TVR[0]&0x04 == 0 || !errors.Is(out.ODA.Err, tc.err) || out.ODA.OK {
+				t.Errorf("TVR %X ODA %v, want CDA failed for %v", out.TVR, out.ODA, tc.err)
+			}
+			if out.Status != EndApplication {
+				t.Errorf("got %v, %v; want the recording to have no answer", out, err)
+			}
+			checkNoCardData(t, out, err)
+		})
 	}
 }
 

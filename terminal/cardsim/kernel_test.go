@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,61 @@ func TestOnDeviceCVMLimit(t *testing.T) {
 			if out.Status != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("%v (err %v), want %v (%v)", out, err, tt.want, tt.wantErr)
 			}
+		})
+	}
+}
+
+// TestUnusableCAKey: a Mastercard card whose CA key the terminal lacks or
+// has withdrawn (expired) cannot be authenticated offline. Book C-2
+// (S456.25) has the kernel set CDA failed before GENERATE AC and ask
+// without CDA; the action codes (online F4..) then take the tap online
+// instead of a TC that would be declined after the card signed it.
+func TestUnusableCAKey(t *testing.T) {
+	capk, err := os.ReadFile(caCAPKPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The check value covers neither date, so the keys load as before.
+	expired := strings.ReplaceAll(string(capk), `"expiry": "1235"`, `"expiry": "1025"`)
+	if expired == string(capk) {
+		t.Fatal("no expiry to rewrite in " + caCAPKPath)
+	}
+	tests := []struct {
+		name          string
+		capk          string
+		acceptExpired bool
+		want          kernel.Status
+		wantAC        kernel.CryptogramType
+		wantErr       error // the ODA error; nil: CDA verified
+	}{
+		{"no keys", "[]", false, kernel.OnlineRequest, kernel.ARQC, oda.ErrCAKeyNotFound},
+		{"key expired", expired, false, kernel.OnlineRequest, kernel.ARQC, oda.ErrCAKeyExpired},
+		{"key expired, test environment accepts it", expired, true, kernel.Approved, kernel.TC, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := oda.LoadCAKeys(strings.NewReader(tt.capk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys.AcceptExpired = tt.acceptExpired
+			card := loadCard(t, "mastercard-credit")
+			k := testKernel(t)
+			k.CAKeys = keys
+			out, err := k.Run(context.Background(), card, kernel.Transaction{Amount: 1250})
+			t.Logf("%v (err %v)", out, err)
+			if err != nil || out.Status != tt.want || out.CryptogramType != tt.wantAC {
+				t.Fatalf("%v %v (err %v), want %v %v", out.Status, out.CryptogramType, err, tt.want, tt.wantAC)
+			}
+			cdaFailed := out.TVR[0]&0x04 != 0
+			if tt.wantErr == nil {
+				if cdaFailed || !out.ODA.OK {
+					t.Errorf("TVR %X, ODA %v: want CDA verified", out.TVR, out.ODA)
+				}
+			} else if !cdaFailed || !errors.Is(out.ODA.Err, tt.wantErr) {
+				t.Errorf("TVR %X, ODA %v: want CDA failed for %v", out.TVR, out.ODA, tt.wantErr)
+			}
+			verifyOnlineData(t, card.p, out.OnlineData)
 		})
 	}
 }
