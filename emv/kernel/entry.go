@@ -36,8 +36,9 @@ type indicators struct {
 
 // preProcess computes the indicators for a configured combination. unit
 // is one unit of the currency in minor units (100 for USD): the amount of
-// a status check.
-func preProcess(a *AIDConfig, amount, unit int64) indicators {
+// a status check. onlineOnly is a terminal type that cannot approve
+// offline.
+func preProcess(a *AIDConfig, amount, unit int64, onlineOnly bool) indicators {
 	var ind indicators
 	switch {
 	case a.StatusCheck && amount == unit:
@@ -56,7 +57,9 @@ func preProcess(a *AIDConfig, amount, unit int64) indicators {
 	if len(a.TTQ) == 4 {
 		ttq := bytes.Clone(a.TTQ)
 		ttq[1] &^= ttqOnlineCryptogram | ttqCVMRequired // set per transaction
-		if ind.statusCheck || ind.floorExceeded {
+		// An online-only reader asks for an online cryptogram on every
+		// transaction (Book C-3), so a card never approves it offline.
+		if ind.statusCheck || ind.floorExceeded || onlineOnly {
 			ttq[1] |= ttqOnlineCryptogram
 		}
 		if ind.zeroAmount {
@@ -154,7 +157,7 @@ func (s *session) candidates(fci []byte) ([]*candidate, error) {
 			prio = int(p[0] & 0x0F)
 		}
 		c := &candidate{adf: adf, label: string(e.Children.Value(0x50)), priority: prio,
-			kernel: k, conf: conf, ind: preProcess(conf, s.tx.Amount, s.currencyUnit())}
+			kernel: k, conf: conf, ind: preProcess(conf, s.tx.Amount, s.currencyUnit(), s.onlineOnly())}
 		if conf.ExtendedSelection {
 			c.extSel = e.Children.Value(0x9F29)
 		}

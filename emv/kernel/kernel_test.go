@@ -24,6 +24,8 @@ func TestKernel3(t *testing.T) {
 		msg    Message
 		// noContact clears the TTQ's contact chip bit.
 		noContact bool
+		// onlineOnly makes the terminal attended, online only (21).
+		onlineOnly bool
 	}{
 		{name: "online ARQC", amount: 1000, card: visaCard(visaGPO(0x80)...),
 			status: OnlineRequest, cvm: CVMNone},
@@ -67,11 +69,17 @@ func TestKernel3(t *testing.T) {
 			status: EndApplication, err: ErrCardData},
 		{name: "over the contactless limit", amount: 1000000, card: visaCard(visaGPO(0x80)...),
 			status: TryAnotherInterface, err: ErrNotAllowed},
+		{name: "TC at an online-only terminal goes online", amount: 1000, onlineOnly: true,
+			card:   visaCard(visaGPO(0x40)...),
+			status: OnlineRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testKernel(t, "us-shop")
 			if tc.noContact {
 				k.Config.AIDs[0].TTQ[0] &^= ttqContact
+			}
+			if tc.onlineOnly {
+				k.Config.TerminalType = Hex{0x21}
 			}
 			out, err := k.Run(context.Background(), tc.card, Transaction{Amount: tc.amount})
 			if out.Status != tc.status || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
@@ -90,11 +98,12 @@ func TestKernel3(t *testing.T) {
 
 // TestTTQ checks the per-transaction TTQ bits the entry point sets.
 func TestTTQ(t *testing.T) {
-	statusCheck := func(a *AIDConfig) { a.StatusCheck = true }
+	statusCheck := func(c *Config) { c.AIDs[0].StatusCheck = true }
+	onlineOnly := func(t byte) func(*Config) { return func(c *Config) { c.TerminalType = Hex{t} } }
 	for _, tc := range []struct {
 		name   string
 		amount int64
-		conf   func(*AIDConfig)
+		conf   func(*Config)
 		ttq    string
 	}{
 		{"below floor and CVM limits", 1000, nil, "36004000"},
@@ -103,11 +112,13 @@ func TestTTQ(t *testing.T) {
 		{"zero amount goes online", 0, nil, "36804000"},
 		{"status check of one dollar goes online", 100, statusCheck, "36804000"},
 		{"one cent is no status check", 1, statusCheck, "36004000"},
+		{"attended online-only terminal always asks online", 1000, onlineOnly(0x21), "36804000"},
+		{"unattended online-only terminal always asks online", 1000, onlineOnly(0x24), "36804000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testKernel(t, "us-shop")
 			if tc.conf != nil {
-				tc.conf(&k.Config.AIDs[0])
+				tc.conf(k.Config)
 			}
 			c := visaCard(visaGPO(0x80)...)
 			if _, err := k.Run(context.Background(), c, Transaction{Amount: tc.amount}); err != nil {

@@ -212,3 +212,33 @@ func TestUnusableCAKey(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlineOnlyTerminal: an online-only terminal (type 21 attended, 24
+// unattended) approves nothing offline, whatever the card would do: kernel
+// 2 asks for an ARQC in terminal action analysis, kernel 3 sets "online
+// cryptogram required" in the TTQ of every transaction (Book C-3).
+func TestOnlineOnlyTerminal(t *testing.T) {
+	tests := []struct {
+		profile      string
+		terminalType byte
+	}{
+		{"visa-offline", 0x21},
+		{"visa-offline", 0x24},
+		{"mastercard-credit", 0x21},
+		{"mastercard-credit", 0x24},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%02X", tt.profile, tt.terminalType), func(t *testing.T) {
+			card := loadCard(t, tt.profile)
+			k := testKernel(t)
+			k.Config.TerminalType = kernel.Hex{tt.terminalType}
+			// Below the floor and CVM limits: offline at an online-capable terminal.
+			out, err := k.Run(context.Background(), card, kernel.Transaction{Amount: 1250})
+			t.Logf("%v (err %v)", out, err)
+			if err != nil || out.Status != kernel.OnlineRequest || out.CryptogramType != kernel.ARQC {
+				t.Fatalf("%v %v (err %v), want an online request with an ARQC", out.Status, out.CryptogramType, err)
+			}
+			verifyOnlineData(t, card.p, out.OnlineData)
+		})
+	}
+}
