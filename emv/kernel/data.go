@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"tappos/emv/dol"
 	"tappos/emv/tags"
@@ -22,6 +23,9 @@ type session struct {
 	cardData map[tlv.Tag][]byte // data objects the card returned
 	tvr      tags.TVR
 	tsi      tags.TSI
+	// now is the transaction's time (9A, 9F21), read once: certificate
+	// and CA key expiry are judged against the transaction date.
+	now time.Time
 }
 
 // Size hints for the data maps: a tap stores 17 terminal and 20 to 32
@@ -43,7 +47,8 @@ func (s *session) setTerminalData() error {
 	if _, err := io.ReadFull(s.k.Rand, un); err != nil {
 		return fmt.Errorf("reading unpredictable number: %w", err)
 	}
-	now := s.k.Now()
+	s.now = s.k.Now()
+	now := s.now
 	for _, d := range [...]struct {
 		t tlv.Tag
 		v []byte

@@ -161,7 +161,7 @@ func (s *session) selectCDA(records []oda.Record) (*oda.Card, bool) {
 			return nil, false
 		}
 	}
-	if _, err := s.k.CAKeys.CardKey(card, s.k.Now()); err != nil {
+	if _, err := s.k.CAKeys.CardKey(card, s.now); err != nil {
 		// Unknown, rejected or expired (withdrawn): no CDA.
 		s.out.ODA = ODAResult{Method: oda.MethodCDA, Err: err}
 		s.tvr.Set(tags.TVRCDAFailed)
@@ -269,7 +269,7 @@ func (s *session) genACResponse2(data []byte, ask CryptogramType, cda bool, card
 	}
 	ac := s.cardData[0x9F26]
 	if cda && got != AAC {
-		res, err := oda.VerifyCDA(s.k.CAKeys, card, s.k.Now(), oda.CDAInput{
+		res, err := oda.VerifyCDA(s.k.CAKeys, card, s.now, oda.CDAInput{
 			UnpredictableNumber: s.term[0x9F37], PDOLData: pdolData, CDOL1Data: cdol1, Response: data})
 		s.out.ODA = ODAResult{Method: oda.MethodCDA, OK: err == nil, Err: err}
 		if err != nil {

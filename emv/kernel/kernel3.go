@@ -243,6 +243,6 @@ func (s *session) verifyFDDA(records []oda.Record) error {
 	if len(in.SDAD) == 0 {
 		return fmt.Errorf("kernel 3: %w: no fDDA signature", ErrCardData)
 	}
-	_, err = oda.VerifyFDDA(s.k.CAKeys, card, s.k.Now(), in)
+	_, err = oda.VerifyFDDA(s.k.CAKeys, card, s.now, in)
 	return err
 }
