@@ -29,7 +29,7 @@ done
 if [ "$(id -u)" -ne 0 ]; then
   echo "########################################################################" >&2
   echo "# make deps: NOT ROOT, cannot install: ${missing[*]}" >&2
-  echo "# Run 'sudo make deps' or install them by hand; tests that need them fail." >&2
+  echo "# Run 'sudo make deps' or install them by hand; tests that need them are SKIPPED." >&2
   echo "########################################################################" >&2
   exit 0
 fi

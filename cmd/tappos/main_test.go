@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tappos/internal/needs"
 )
 
 // TestMain lets the tests run the kiosk itself in a child process: the
@@ -71,8 +73,7 @@ func display(tb testing.TB) string {
 		xvfb.cmd, xvfb.display = cmd, ":"+strings.TrimSpace(line)
 	})
 	if xvfb.err != nil {
-		fmt.Fprintf(os.Stderr, "\n*** SKIPPING %s: no Xvfb (%v); run `make deps` to install xvfb ***\n\n", tb.Name(), xvfb.err)
-		tb.Skipf("no Xvfb: %v", xvfb.err)
+		needs.Missing(tb, "Xvfb", xvfb.err)
 	}
 	return xvfb.display
 }

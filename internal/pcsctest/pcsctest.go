@@ -23,6 +23,7 @@ import (
 
 	"github.com/ebfe/scard"
 
+	"tappos/internal/needs"
 	"tappos/terminal/vpcd"
 )
 
@@ -69,12 +70,6 @@ func Start(tb testing.TB) Slot {
 	return slot
 }
 
-func skipLoudly(tb testing.TB, why string) {
-	tb.Helper()
-	bar := strings.Repeat("#", 72)
-	tb.Skipf("\n%s\n# SKIPPING PC/SC TEST: %s\n# Run 'sudo make deps' and run the tests as root to start pcscd.\n%s", bar, why, bar)
-}
-
 // ensurePCSCD returns once pcscd lists every virtual reader.
 func ensurePCSCD(tb testing.TB) {
 	tb.Helper()
@@ -86,14 +81,11 @@ func ensurePCSCD(tb testing.TB) {
 		pcscd, err = exec.LookPath("/usr/sbin/pcscd")
 	}
 	_, cfgErr := os.Stat(vpcdConfig)
-	root := os.Geteuid() == 0
 	switch {
-	case (err != nil || cfgErr != nil) && root:
-		tb.Fatalf("pcsctest: pcscd or the vpcd driver (%s) is not installed: run make deps", vpcdConfig)
 	case err != nil || cfgErr != nil:
-		skipLoudly(tb, "pcscd or the vpcd driver is not installed")
-	case !root:
-		skipLoudly(tb, "pcscd is not running and only root can start it")
+		needs.Missing(tb, "pcscd with the vpcd driver ("+vpcdConfig+")", errors.Join(err, cfgErr))
+	case os.Geteuid() != 0:
+		needs.SkipLoudly(tb, "pcscd is not running and only root can start it")
 	}
 
 	// Serialise starting: a second pcscd would find the first's pid file

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tappos/internal/needs"
 )
 
 var (
@@ -57,7 +59,8 @@ func Main(m *testing.M) int {
 }
 
 // URL returns the URL of a new empty database, starting the cluster on
-// first use. It skips the test, loudly, if PostgreSQL is not installed.
+// first use. Without PostgreSQL installed it fails the test as root and
+// skips it loudly otherwise (see [needs.Missing]).
 func URL(t testing.TB) string {
 	t.Helper()
 	mu.Lock()
@@ -69,8 +72,7 @@ func URL(t testing.TB) string {
 			cluster, startErr = start()
 		}
 		if errors.Is(startErr, errNoBinaries) {
-			t.Skipf("\n%s\n!!! pgtest: SKIPPING: %v\n!!! install Debian's postgresql package (make deps)\n%s",
-				strings.Repeat("!", 72), startErr, strings.Repeat("!", 72))
+			needs.Missing(t, "PostgreSQL", startErr)
 		}
 		if startErr != nil {
 			t.Fatalf("pgtest: starting PostgreSQL: %v", startErr)
