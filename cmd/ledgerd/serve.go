@@ -31,7 +31,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dev := fs.Bool("dev", false, "seed demo data once and print its keys")
 	devKeys := fs.String("dev-keys", "ledger.dev-keys.json", "with --dev: `file` where the demo keys are kept")
 	devCurrency := fs.String("dev-currency", "CNY", "with --dev: the demo wallets' and catalog's ISO 4217 `currency`")
-	rate := fs.Float64("rate", 200, "requests per second per API key (negative: no limit)")
+	rate := fs.Float64("rate", 200, "requests per second per API key, a batch item counting as one; bursts of twice that, at least a full batch of 1000 (negative: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

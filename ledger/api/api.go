@@ -34,8 +34,10 @@ type Config struct {
 	Now    func() time.Time // default time.Now
 
 	// Rate and Burst limit requests per API key: Rate per second on
-	// average, Burst at once. Defaults 200 and 400; a negative Rate turns
-	// the limit off.
+	// average, Burst at once. A batch counts one request per item, so
+	// Burst defaults to twice Rate but at least a full batch (1000): a
+	// kiosk's offline backlog must fit, or it would be refused for good.
+	// Rate defaults to 200; a negative Rate turns the limit off.
 	Rate  float64
 	Burst float64
 	// MaxBody caps request bodies; default 64 KiB.
@@ -92,7 +94,7 @@ func New(cfg Config) *Server {
 		rate = 200
 	}
 	if burst == 0 {
-		burst = 2 * rate
+		burst = max(2*rate, maxBatchItems)
 	}
 	if rate > 0 {
 		s.limits = httpjson.NewLimiter(rate, burst, s.now)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"tappos/ledger/client"
 	"tappos/ledger/sqlitestore"
 	"tappos/ledger/storetest"
+	"tappos/offline"
 )
 
 // gatedStore holds the writer while armed, to catch a request in flight.
@@ -710,4 +712,117 @@ func FuzzBatchBody(f *testing.F) {
 			t.Fatalf("a dry run settled: %s", b)
 		}
 	})
+}
+
+// TestBatchRateLimit: a batch costs one request per item, so a terminal
+// cannot get past its rate limit by sending batches.
+func TestBatchRateLimit(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t, api.Config{Rate: 1, Burst: 5, Now: func() time.Time { return now }})
+	n := 0
+	batch := func(t *testing.T, size int) *http.Response {
+		var req api.BatchRequest
+		for range size {
+			n++
+			txn := fmt.Sprintf("rl%d", n)
+			req.Items = append(req.Items, api.BatchItem{IdempotencyKey: txn, AuthorizationRequest: f.tap(t, 0, txn, 1, 0x80)})
+		}
+		body, _ := json.Marshal(req)
+		hr, _ := http.NewRequest("POST", f.srv.URL+"/v1/authorizations/batch", bytes.NewReader(body))
+		hr.Header.Set("Authorization", "Bearer "+f.term.Key)
+		hr.Header.Set("Idempotency-Key", fmt.Sprintf("rl-batch%d", n))
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name       string
+		advance    time.Duration
+		size       int
+		status     int
+		retryAfter string
+	}{
+		{"within the burst", 0, 4, 200, ""},
+		// The request's own token is spent; two more are a second each.
+		{"over the remaining budget", 0, 3, 429, "2"},
+		{"after the refill", 3 * time.Second, 3, 200, ""},
+		{"over the burst", time.Hour, 6, 400, ""},
+		{"single request after the batches", 0, 0, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = now.Add(tc.advance)
+			if tc.size == 0 {
+				if r := post(t, f.term, "/v1/authorizations", "rl-single", f.tap(t, 0, "rl-single", 1, 0x80)); r.Status != tc.status {
+					t.Fatalf("status %d, want %d", r.Status, tc.status)
+				}
+				return
+			}
+			resp := batch(t, tc.size)
+			if resp.StatusCode != tc.status || resp.Header.Get("Retry-After") != tc.retryAfter {
+				t.Fatalf("status %d Retry-After %q, want %d %q", resp.StatusCode, resp.Header.Get("Retry-After"), tc.status, tc.retryAfter)
+			}
+		})
+	}
+}
+
+// TestBatchDefaultBurst: with the default limits a full batch fits, so an
+// offline backlog is never refused for good.
+func TestBatchDefaultBurst(t *testing.T) {
+	f := newFixture(t, api.Config{Rate: 1})
+	var items []api.BatchItem
+	for i := range 600 {
+		txn := fmt.Sprintf("db%d", i)
+		items = append(items, api.BatchItem{IdempotencyKey: txn, AuthorizationRequest: api.AuthorizationRequest{TerminalTxnID: txn, Amount: 1, Currency: "EUR", EMV: "zz"}})
+	}
+	res, err := f.term.AuthorizeBatch(context.Background(), "db-batch", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != 400 {
+		t.Errorf("item 0: %+v, want 400 for its EMV", res[0])
+	}
+}
+
+// TestOfflineSyncDefaultLimits: the offline queue's sync, four batches of
+// 500 in flight, gets a kiosk's backlog through the default rate limit:
+// what the limit refuses now goes through on a later sync.
+func TestOfflineSyncDefaultLimits(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	f := newFixture(t, api.Config{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	var backlog []offline.Outgoing
+	for i := range 1500 {
+		txn := fmt.Sprintf("off%d", i)
+		backlog = append(backlog, offline.Outgoing{TxnID: txn, Amount: 1, Currency: "EUR",
+			EMV: storetest.Tap(t, f.env.Cards[i%len(f.env.Cards)], 1, 0x40)})
+	}
+	fw := &offline.HTTPForwarder{BaseURL: f.srv.URL, APIKey: f.term.Key,
+		MerchantID: f.env.Merchant.ID, TerminalID: f.env.Terminal.ID}
+	ctx := context.Background()
+	res, err := fw.Forward(ctx, backlog)
+	if err != nil && !errors.Is(err, offline.ErrUnavailable) {
+		t.Fatalf("first sync: %v", err)
+	}
+	done := make(map[string]bool)
+	for _, r := range res {
+		done[r.TxnID] = true
+	}
+	if len(done) < 1000 {
+		t.Fatalf("first sync booked %d of %d items; the default burst takes 1000", len(done), len(backlog))
+	}
+	var rest []offline.Outgoing
+	for _, o := range backlog {
+		if !done[o.TxnID] {
+			rest = append(rest, o)
+		}
+	}
+	mu.Lock()
+	now = now.Add(5 * time.Second)
+	mu.Unlock()
+	if res, err := fw.Forward(ctx, rest); err != nil || len(res) != len(rest) {
+		t.Fatalf("second sync of %d: %d results, %v", len(rest), len(res), err)
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"tappos/ledger"
@@ -83,6 +85,20 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	if len(b.Items) == 0 || len(b.Items) > maxBatchItems {
 		httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("a batch has 1 to %d items", maxBatchItems))
 		return
+	}
+	// authed took one token for the request; the rest of the items are
+	// charged now, or a batch would be a way round the limit.
+	if s.limits != nil {
+		n := float64(len(b.Items))
+		if n > s.limits.Burst() {
+			httpjson.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("a batch has at most %.0f items under this server's rate limit", s.limits.Burst()))
+			return
+		}
+		if ok, wait := s.limits.AllowN(p.ID, n-1); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			httpjson.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key: a batch counts one per item")
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()

@@ -67,6 +67,15 @@ func NewLimiter(rate, burst float64, now func() time.Time) *Limiter {
 
 // Allow takes a token from the key's bucket if there is one.
 func (l *Limiter) Allow(key string) bool {
+	ok, _ := l.AllowN(key, 1)
+	return ok
+}
+
+// AllowN takes n tokens from the key's bucket if it holds them all, for a
+// request that does the work of n (a batch). Otherwise it takes none and
+// says how long until the bucket would hold n; n above the burst never
+// fits, see [Limiter.Burst].
+func (l *Limiter) AllowN(key string, n float64) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -77,9 +86,12 @@ func (l *Limiter) Allow(key string) bool {
 	}
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
-	if b.tokens < 1 {
-		return false
+	if b.tokens < n {
+		return false, time.Duration((n - b.tokens) / l.rate * float64(time.Second))
 	}
-	b.tokens--
-	return true
+	b.tokens -= n
+	return true, 0
 }
+
+// Burst is the most tokens a bucket holds: the largest n AllowN can grant.
+func (l *Limiter) Burst() float64 { return l.burst }

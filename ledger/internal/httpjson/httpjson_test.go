@@ -31,6 +31,33 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+func TestLimiterAllowN(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := NewLimiter(10, 100, func() time.Time { return now })
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		n       float64
+		ok      bool
+		wait    time.Duration
+	}{
+		{"whole burst at once", 0, 100, true, 0},
+		{"empty bucket", 0, 1, false, 100 * time.Millisecond},
+		{"refused takes nothing", time.Second, 20, false, time.Second},
+		{"partial refill", 0, 10, true, 0},
+		{"over the burst never fits", time.Hour, 101, false, 100 * time.Millisecond},
+		{"full after an hour", 0, 100, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = now.Add(tc.advance)
+			ok, wait := l.AllowN("k", tc.n)
+			if ok != tc.ok || wait != tc.wait {
+				t.Fatalf("AllowN(%v) = %v, %v; want %v, %v", tc.n, ok, wait, tc.ok, tc.wait)
+			}
+		})
+	}
+}
+
 func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
 	WriteError(w, 403, "forbidden", "not yours")
