@@ -50,15 +50,17 @@ func admin(ctx context.Context, noun string, args []string, stdin io.Reader, std
 		fmt.Fprintf(stderr, "ledgerd %s: %v\n", verb, err)
 		return 1
 	}
-	secret, err := c.tokenSecret()
-	if err != nil {
-		return fail(err)
-	}
-	store, err := openStore(ctx, c.db)
+	// The store first: a mistyped --db must not leave a token secret
+	// behind in the wrong directory.
+	store, err := openStore(ctx, c.db, false)
 	if err != nil {
 		return fail(err)
 	}
 	defer store.Close()
+	secret, err := c.tokenSecret()
+	if err != nil {
+		return fail(err)
+	}
 	l, err := ledger.New(ledger.Config{Store: store, TokenSecret: secret})
 	if err != nil {
 		return fail(err)

@@ -190,9 +190,46 @@ func TestVerifyCommand(t *testing.T) {
 	}
 }
 
+// TestMissingDatabase: verify and the admin commands refuse an SQLite
+// path with no database rather than create an empty one there.
+func TestMissingDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"verify", []string{"verify"}},
+		{"merchant add", []string{"merchant", "add", "--name", "Kiosk"}},
+		{"wallet add", []string{"wallet", "add", "--currency", "EUR"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "ledgr.db")
+			var out, errs syncBuffer
+			code := run(context.Background(), append(tc.args, "--db", db), nil, &out, &errs)
+			if code != 1 || !strings.Contains(errs.String(), "no database at "+db) {
+				t.Errorf("exit %d, output %q %q; want 1 and no database", code, out.String(), errs.String())
+			}
+			if left, _ := os.ReadDir(dir); len(left) > 0 {
+				t.Errorf("left %d files behind, first %s", len(left), left[0].Name())
+			}
+		})
+	}
+}
+
+// newDB creates an empty SQLite ledger, as a first ledgerd serve would.
+func newDB(t *testing.T) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := sqlitestore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return db
+}
+
 func TestAdminCommands(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "ledger.db")
+	db := newDB(t)
 	var merchant, wallet, terminal, key string
 	steps := []struct {
 		name  string

@@ -70,7 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	store, err := openStore(ctx, c.db)
+	store, err := openStore(ctx, c.db, true)
 	if err != nil {
 		return fail(err)
 	}

@@ -36,9 +36,21 @@ func isPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-func openStore(ctx context.Context, db string) (ledger.Store, error) {
+// openStore opens the database. Only serve may create an SQLite file:
+// verify or an admin command on a mistyped path would otherwise report
+// on, or write to, a new empty database.
+func openStore(ctx context.Context, db string, create bool) (ledger.Store, error) {
 	if isPostgres(db) {
 		return pgstore.Open(ctx, db)
+	}
+	if !create {
+		_, err := os.Stat(db)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: check --db; serving it (ledgerd --db %s) creates it", db, db)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("opening database: %w", err)
+		}
 	}
 	return sqlitestore.Open(db)
 }
@@ -161,7 +173,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	s, err := openStore(ctx, c.db)
+	s, err := openStore(ctx, c.db, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "ledgerd verify:", err)
 		return 1
