@@ -20,7 +20,9 @@ ledgerd key add --role admin|manager|terminal|agent [--merchant ID] [--terminal 
 ledgerd key revoke --id KEY_ID | --terminal ID      (every key of the terminal; servers notice within 30 s)
 ledgerd wallet add --currency EUR [--owner TEXT] [--limit MINOR]
 ledgerd wallet deposit --wallet ID --amount MINOR --currency EUR
-ledgerd wallet link-card --wallet ID                (reads the PAN from standard input)`
+ledgerd wallet link-card --wallet ID                (reads the PAN from standard input)
+ledgerd wallet owner-key --wallet ID                (prints the owner's chat checkout key, once)
+ledgerd catalog put --merchant ID --sku SKU --name NAME --price MINOR --currency EUR --stock N`
 
 // admin runs "ledgerd <noun> <verb> [flags]".
 func admin(ctx context.Context, noun string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -43,6 +45,9 @@ func admin(ctx context.Context, noun string, args []string, stdin io.Reader, std
 	limit := fs.Int64("limit", 0, "largest single payment of the wallet, minor units (0: none)")
 	wallet := fs.String("wallet", "", "wallet `id`")
 	amount := fs.Int64("amount", 0, "amount in minor units")
+	sku := fs.String("sku", "", "catalog item's stock keeping unit")
+	price := fs.Int64("price", 0, "catalog item's price in minor units")
+	stock := fs.Int64("stock", 0, "catalog item's stock")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -128,6 +133,20 @@ func admin(ctx context.Context, noun string, args []string, stdin io.Reader, std
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "card %s linked to wallet %s as %s\n", cr.Display, *wallet, cr.ID)
+	case "wallet owner-key":
+		// The owner's key confirms chat purchases and grants mandates;
+		// its secret is shown here only, like every key's.
+		k, key, err := l.CreateOwnerKey(ctx, *wallet)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "key %s %s %s wallet %s\n", k.ID, k.Role, key, *wallet)
+	case "catalog put":
+		it := ledger.CatalogItem{MerchantID: *merchant, SKU: *sku, Name: *name, Price: *price, Currency: *currency, Stock: *stock}
+		if err := l.PutCatalogItem(ctx, it); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "catalog %s %s price %d %s stock %d\n", it.MerchantID, it.SKU, it.Price, it.Currency, it.Stock)
 	default:
 		fmt.Fprintln(stderr, adminUsage)
 		return 2

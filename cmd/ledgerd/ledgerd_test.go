@@ -230,7 +230,7 @@ func newDB(t *testing.T) string {
 
 func TestAdminCommands(t *testing.T) {
 	db := newDB(t)
-	var merchant, wallet, terminal, key string
+	var merchant, wallet, terminal, key, ownerKey string
 	steps := []struct {
 		name  string
 		args  func() []string
@@ -246,6 +246,11 @@ func TestAdminCommands(t *testing.T) {
 		{"wallet", func() []string { return []string{"wallet", "add", "--currency", "EUR"} }, "", `wallet (\S+) EUR`, &wallet},
 		{"deposit", func() []string { return []string{"wallet", "deposit", "--wallet", wallet, "--amount", "2500"} }, "", `balance 2500 EUR`, nil},
 		{"card", func() []string { return []string{"wallet", "link-card", "--wallet", wallet} }, "5413330089010345\n", `card 541333\*\*\*\*\*\*0345 linked`, nil},
+		{"owner key", func() []string { return []string{"wallet", "owner-key", "--wallet", wallet} }, "", `key \S+ wallet_owner (tpk_\S+) wallet `, &ownerKey},
+		{"catalog", func() []string {
+			return []string{"catalog", "put", "--merchant", merchant, "--sku", "COF-250", "--name", "Espresso beans 250 g",
+				"--price", "1250", "--currency", "EUR", "--stock", "7"}
+		}, "", `catalog \S+ (COF-250) price 1250 EUR stock 7`, nil},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -260,8 +265,42 @@ func TestAdminCommands(t *testing.T) {
 			}
 		})
 	}
+	// What chat checkout needs was set up: the owner's key and the item.
+	s, err := sqlitestore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if k, err := s.APIKey(ctx, ledger.HashKey([]byte(ownerKey))); err != nil || k.Role != ledger.RoleWalletOwner {
+		t.Errorf("owner key: %+v, %v", k, err)
+	}
+	var items []ledger.CatalogItem
+	err = s.Write(ctx, func(tx ledger.Tx) (err error) {
+		items, err = tx.(ledger.ChatTx).CatalogItems(ctx, merchant, []string{"COF-250"})
+		return err
+	})
+	if err != nil || len(items) != 1 || items[0].Price != 12_50 || items[0].Stock != 7 {
+		t.Errorf("catalog items: %+v, %v", items, err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"owner key of no wallet", []string{"wallet", "owner-key", "--wallet", "wal_nosuch"}},
+		{"catalog item without a name", []string{"catalog", "put", "--merchant", merchant, "--sku", "X", "--price", "100"}},
+		{"catalog item in no currency", []string{"catalog", "put", "--merchant", merchant, "--sku", "X", "--name", "X", "--price", "1", "--currency", "XYZ"}},
+		{"negative stock", []string{"catalog", "put", "--merchant", merchant, "--sku", "X", "--name", "X", "--price", "1", "--stock", "-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errs syncBuffer
+			if code := run(ctx, append(tc.args, "--db", db), nil, &out, &errs); code != 1 {
+				t.Errorf("exit %d, output %q %q; want 1", code, out.String(), errs.String())
+			}
+		})
+	}
 	var out, errs syncBuffer
-	if code := run(context.Background(), []string{"verify", "--db", db}, nil, &out, &errs); code != 0 {
+	if code := run(ctx, []string{"verify", "--db", db}, nil, &out, &errs); code != 0 {
 		t.Errorf("verify: %d %s", code, out.String())
 	}
 }

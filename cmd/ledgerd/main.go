@@ -6,7 +6,7 @@
 //	ledgerd --dev [flags]    seed a demo merchant, terminals, wallets and the
 //	                         card simulator's cards once, print the keys, serve
 //	ledgerd verify [flags]   check every invariant of the books; exit 1 if any breaks
-//	ledgerd merchant|terminal|key|wallet ...   administration, on the database
+//	ledgerd merchant|terminal|key|wallet|catalog ...   administration, on the database
 //
 // --db postgres://... uses PostgreSQL; several ledgerd may share one.
 package main
@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		switch args[0] {
 		case "verify":
 			return verify(ctx, args[1:], stdout, stderr)
-		case "merchant", "terminal", "key", "wallet":
+		case "merchant", "terminal", "key", "wallet", "catalog":
 			return admin(ctx, args[0], args[1:], stdin, stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprintf(stdout, "usage: ledgerd [--dev] [flags]\n       ledgerd verify [flags]\n%s\n", adminUsage)
