@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -115,5 +116,87 @@ func TestDevChatWalletHistory(t *testing.T) {
 		if !strings.Contains(string(metrics), "ledger_http_requests_total{"+route+"}") {
 			t.Errorf("/metrics has no requests for %s", route)
 		}
+	}
+}
+
+// TestPublicURL: an agent is told to have the shopper confirm at
+// --public-url, or with --dev alone at the listen address.
+func TestPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		want  func(listen string) string
+	}{
+		{"dev default", nil, func(listen string) string { return "POST " + listen + "/v1/checkout_sessions/" }},
+		{"flag", []string{"--public-url", "https://ledger.example/"}, func(string) string { return "POST https://ledger.example/v1/checkout_sessions/" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, out := startDev(t, t.TempDir(), tc.extra...)
+			merchant := regexp.MustCompile(`merchant (\S+)`).FindStringSubmatch(out.String())
+			agent := regexp.MustCompile(`chat wallet (\S+) agent key (\S+)`).FindStringSubmatch(out.String())
+			if agent == nil || merchant == nil {
+				t.Fatalf("keys not printed: %s", out.String())
+			}
+			ctx := context.Background()
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "v0"}, nil).Connect(ctx,
+				&mcp.StreamableClientTransport{Endpoint: url + "/mcp", HTTPClient: checkouttest.BearerClient(agent[2]), DisableStandaloneSSE: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			// Beyond the demo mandate's 25.00 a purchase: the shopper must confirm.
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "create_checkout", Arguments: map[string]any{"wallet_id": agent[1],
+				"merchant_id": merchant[1], "items": []map[string]any{{"sku": "COF-1000", "quantity": 1}}}})
+			if err != nil || res.IsError {
+				t.Fatalf("create_checkout: %v %+v", err, res)
+			}
+			var s mcpserver.SessionOut
+			if err := json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &s); err != nil {
+				t.Fatal(err)
+			}
+			res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "complete_checkout", Arguments: map[string]any{"checkout_session_id": s.Session.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := res.Content[0].(*mcp.TextContent).Text; !res.IsError || !strings.Contains(text, tc.want(url)) {
+				t.Errorf("complete_checkout: %s; want %q", text, tc.want(url))
+			}
+		})
+	}
+}
+
+func TestCheckPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"unset", "", true},
+		{"https", "https://ledger.example", true},
+		{"with a path", "https://shop.example/ledger/", true},
+		{"no scheme", "ledger.example", false},
+		{"other scheme", "ftp://ledger.example", false},
+		{"no host", "https://", false},
+		{"query", "https://ledger.example/?a=1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkPublicURL(tc.in); (err == nil) != tc.ok {
+				t.Errorf("checkPublicURL(%q) = %v", tc.in, err)
+			}
+		})
+	}
+}
+
+// TestPublicURLWarning: serving without --dev or --public-url says so.
+func TestPublicURLWarning(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errs syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"--db", newDB(t), "--addr", "127.0.0.1:0"}, nil, &out, &errs) }()
+	for i := 0; i < 200 && !strings.Contains(out.String(), "listening on"); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 || !strings.Contains(errs.String(), `"level":"WARN","msg":"--public-url is not set`) {
+		t.Errorf("exit %d, log %s", code, errs.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"time"
@@ -31,6 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dev := fs.Bool("dev", false, "seed demo data once and print its keys")
 	devKeys := fs.String("dev-keys", "ledger.dev-keys.json", "with --dev: `file` where the demo keys are kept")
 	devCurrency := fs.String("dev-currency", "CNY", "with --dev: the demo wallets' and catalog's ISO 4217 `currency`")
+	publicURL := fs.String("public-url", "", "the ledger's externally reachable base `URL`, e.g. https://ledger.example, given to shoppers to confirm chat purchases (default with --dev: the listen address)")
 	rate := fs.Float64("rate", 200, "requests per second per API key, a batch item counting as one; bursts of twice that, at least a full batch of 1000 (negative: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -42,6 +44,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		log.Error("ledgerd failed", "err", err)
 		return 1
+	}
+	if err := checkPublicURL(*publicURL); err != nil {
+		return fail(err)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fail(errors.New("--tls-cert and --tls-key go together"))
@@ -99,8 +104,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *tlsCert != "" {
 		scheme = "https"
 	}
+	switch {
+	case *publicURL == "" && *dev:
+		*publicURL = scheme + "://" + ln.Addr().String()
+	case *publicURL == "":
+		// Shoppers are told a path alone rather than an address they
+		// likely cannot reach, such as http://[::]:8080.
+		log.Warn("--public-url is not set: shoppers confirming a chat purchase are told a path without the ledger's address; set it to the ledger's externally reachable base URL")
+	}
 	handler := api.New(api.Config{Ledger: l, Logger: log, Rate: *rate})
-	if err := withChat(l, handler, scheme+"://"+ln.Addr().String(), *rate, log); err != nil {
+	if err := withChat(l, handler, *publicURL, *rate, log); err != nil {
 		return fail(err)
 	}
 	srv := &http.Server{
@@ -132,6 +145,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// checkPublicURL accepts an empty --public-url or an absolute http(s)
+// URL, which shoppers are sent to as it is.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-url %q: want an absolute http or https URL, such as https://ledger.example", s)
+	}
+	return nil
 }
 
 // idempotencyKeep is how long idempotency keys are kept: at least the
