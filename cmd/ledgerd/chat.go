@@ -20,9 +20,10 @@ import (
 
 // withChat mounts the checkout API and the MCP endpoint (/mcp) on the
 // ledger API's server (its metrics and request log), with the same rate
-// limit per key. publicURL is where shoppers confirm purchases. A store
-// without chat checkout serves the ledger API only.
-func withChat(l *ledger.Ledger, ledgerAPI *api.Server, publicURL string, rate float64, log *slog.Logger) error {
+// limit per key. publicURL is where shoppers confirm purchases; agents'
+// event streams end when shutdown is done. A store without chat checkout
+// serves the ledger API only.
+func withChat(shutdown context.Context, l *ledger.Ledger, ledgerAPI *api.Server, publicURL string, rate float64, log *slog.Logger) error {
 	svc, err := checkout.New(checkout.Config{Ledger: l, Rate: rate})
 	if errors.Is(err, ledger.ErrChatUnsupported) {
 		log.Warn("chat checkout and /mcp are off: the store does not support them")
@@ -35,7 +36,7 @@ func withChat(l *ledger.Ledger, ledgerAPI *api.Server, publicURL string, rate fl
 	for _, p := range checkout.Patterns {
 		ledgerAPI.Mount(p, ch)
 	}
-	ledgerAPI.Mount("/mcp", mcpserver.New(mcpserver.Config{Service: svc, PublicURL: publicURL}))
+	ledgerAPI.Mount("/mcp", mcpserver.New(mcpserver.Config{Service: svc, PublicURL: publicURL, Done: shutdown}))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -198,5 +199,67 @@ func TestPublicURLWarning(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 || !strings.Contains(errs.String(), `"level":"WARN","msg":"--public-url is not set`) {
 		t.Errorf("exit %d, log %s", code, errs.String())
+	}
+}
+
+// TestShutdownEndsMCPStreams: an agent's open event stream does not hold
+// up ledgerd's shutdown (it took the whole 10 s timeout, then exit 1).
+func TestShutdownEndsMCPStreams(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--dev", "--db", filepath.Join(dir, "ledger.db"), "--addr", "127.0.0.1:0",
+			"--cards", cardsDir, "--dev-keys", filepath.Join(dir, "keys.json")}, nil, &out, &errs)
+	}()
+	listening := regexp.MustCompile(`listening on (\S+)`)
+	var m []string
+	for i := 0; i < 200 && m == nil; i++ {
+		time.Sleep(25 * time.Millisecond)
+		m = listening.FindStringSubmatch(out.String())
+	}
+	agent := regexp.MustCompile(`agent key (\S+)`).FindStringSubmatch(out.String())
+	if m == nil || agent == nil {
+		t.Fatalf("ledgerd did not start: %s %s", out.String(), errs.String())
+	}
+	send := func(method, session, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, m[1]+"/mcp", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+agent[1])
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("%s /mcp: %v %v", method, resp, err)
+		}
+		return resp
+	}
+	init := send("POST", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`)
+	io.Copy(io.Discard, init.Body)
+	init.Body.Close()
+	session := init.Header.Get("Mcp-Session-Id")
+	send("POST", session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	stream := send("GET", session, "")
+	defer stream.Body.Close()
+
+	start := time.Now()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d: %s", code, errs.String())
+		}
+		// Shutdown's timeout is 10 s; without the streams' end it ran out.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("shutdown took %v", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ledgerd did not exit")
 	}
 }

@@ -112,8 +112,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// likely cannot reach, such as http://[::]:8080.
 		log.Warn("--public-url is not set: shoppers confirming a chat purchase are told a path without the ledger's address; set it to the ledger's externally reachable base URL")
 	}
+	// Agents' event streams end when shutdown starts: Shutdown waits for
+	// every request, and a stream lasts as long as its agent keeps it.
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
 	handler := api.New(api.Config{Ledger: l, Logger: log, Rate: *rate})
-	if err := withChat(l, handler, *publicURL, *rate, log); err != nil {
+	if err := withChat(streams, l, handler, *publicURL, *rate, log); err != nil {
 		return fail(err)
 	}
 	srv := &http.Server{
@@ -123,6 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	srv.RegisterOnShutdown(endStreams)
 	go maintain(ctx, l, log)
 	errc := make(chan error, 1)
 	go func() {
@@ -142,7 +147,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return fail(err)
+		// Requests still running when Close cuts them off get no answer
+		// and are retried under their idempotency keys; the deferred
+		// ledger Close answers or drops the writer's batch whole.
+		log.Warn("requests outlived the shutdown timeout; closing their connections", "err", err)
+		srv.Close()
 	}
 	return 0
 }

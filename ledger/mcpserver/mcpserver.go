@@ -29,6 +29,11 @@ type Config struct {
 	PublicURL string
 	Logger    *slog.Logger // default: no logging
 	Version   string       // of the server, for clients; default "dev"
+	// Done ends agents' GET event streams when it is done. A stream lasts
+	// until its agent hangs up, so without it an open one holds up the
+	// server's graceful shutdown; tool calls (POSTs) are left to finish.
+	// Nil: streams end only with their requests.
+	Done context.Context
 }
 
 // sessionTimeout closes MCP sessions idle that long, so that agents that
@@ -73,8 +78,20 @@ func New(cfg Config) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-	return auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{
+	authed := auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{
 		Scopes:                 []string{ledger.RoleAgent},
 		AllowMissingExpiration: true, // API keys last until revoked
 	})(limited)
+	if cfg.Done == nil {
+		return authed
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(cfg.Done, cancel)()
+			r = r.WithContext(ctx)
+		}
+		authed.ServeHTTP(w, r)
+	})
 }
