@@ -18,6 +18,10 @@ import (
 	"tappos/ledger/internal/httpjson"
 )
 
+// Timeout bounds a checkout request's wait for the ledger, over REST or
+// as an MCP tool call, so that a stuck ledger frees the request.
+const Timeout = 10 * time.Second
+
 // Handler serves the checkout API:
 //
 //	POST /v1/checkout_sessions                      agent: open a session
@@ -133,7 +137,7 @@ func (h *Handler) post(fn func(c *call) (any, ledger.Result, error)) http.Handle
 		sum := sha256.New()
 		sum.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
 		sum.Write(body)
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), Timeout)
 		defer cancel()
 		c := &call{r: r.WithContext(ctx), key: k, body: body, idem: &ledger.Idempotency{
 			IdemKey: ledger.IdemKey{Scope: k.ID, Key: key}, Hash: hex.EncodeToString(sum.Sum(nil))}}

@@ -40,6 +40,19 @@ type Config struct {
 // vanish do not hold memory.
 const sessionTimeout = 15 * time.Minute
 
+// toolDeadline gives tool calls the REST checkout's deadline: without it a
+// call waits on a stuck ledger for as long as the agent's request lasts.
+func toolDeadline(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method != "tools/call" {
+			return next(ctx, method, req)
+		}
+		ctx, cancel := context.WithTimeout(ctx, checkout.Timeout)
+		defer cancel()
+		return next(ctx, method, req)
+	}
+}
+
 // New returns the MCP endpoint. Requests without a valid agent key get
 // 401, other keys 403.
 func New(cfg Config) http.Handler {
@@ -54,6 +67,7 @@ func New(cfg Config) http.Handler {
 			"then complete the checkout again.",
 		Logger: cfg.Logger,
 	})
+	srv.AddReceivingMiddleware(toolDeadline)
 	t.register(srv)
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{Logger: cfg.Logger, SessionTimeout: sessionTimeout})
