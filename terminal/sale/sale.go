@@ -20,6 +20,14 @@
 // the ARPC is missing or malformed, and does not set the TSI bit "issuer
 // authentication was performed", because the card never saw it.
 //
+// # Cardholder verification
+//
+// The terminal has no PIN entry device. Above the CVM limit a card is
+// verified by signature (the receipt prints a signature line) and a phone
+// by its own CDCVM. A configuration that advertises online PIN would let
+// the kernel choose it; such a tap is declined with [ReasonNoPINEntry] and
+// never sent online, since no PIN was captured for the issuer to verify.
+//
 // # Offline approvals and crashes
 //
 // An offline approval is committed to the offline queue first, held: it
@@ -115,6 +123,11 @@ var (
 	// ErrNotRefundable: the transaction cannot be refunded or voided.
 	ErrNotRefundable = errors.New("transaction cannot be refunded or voided")
 )
+
+// ReasonNoPINEntry is the reason of a sale declined because the card's
+// cardholder verification is online PIN, which this terminal cannot take:
+// it has no PIN entry device, so the request never goes online.
+const ReasonNoPINEntry = "PIN entry not available"
 
 // Terminal is a point-of-sale terminal.
 type Terminal struct {
@@ -262,13 +275,21 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 		return res, fmt.Errorf("sale %s: %w (%s): %w", id, ErrNotPossible, out.Status, kerr)
 	}
 
-	switch out.Status {
-	case kernel.Declined:
+	pending := false // the journal holds the record as pending
+	switch {
+	case out.CVM == kernel.CVMOnlinePIN && out.Status != kernel.Declined:
+		// The till has no PIN entry device: sent online, the request
+		// would tell the issuer a PIN was entered (kernel 2 sets the TVR
+		// bit and CVM Results) when none was, and nothing verifies it
+		// offline. Only a configuration that advertises online PIN gets
+		// here; the shipped ones do not.
+		rec.Status, rec.Reason = batch.Declined, ReasonNoPINEntry
+	case out.Status == kernel.Declined:
 		rec.Status, rec.Reason = batch.Declined, "declined by the card"
 		if out.Reason != "" {
 			rec.Reason = out.Reason
 		}
-	case kernel.Approved:
+	case out.Status == kernel.Approved:
 		stored, release := t.decideOffline(ctx, &rec, out)
 		if stored {
 			// Logged and shown the moment it is stored, then confirmed:
@@ -293,10 +314,10 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 			}
 		}
 		release()
-	case kernel.OnlineRequest:
+	case out.Status == kernel.OnlineRequest:
 		// Written before the request goes out: after a crash, a pending
 		// record tells ResolvePending to reverse it.
-		rec.Status = batch.Pending
+		rec.Status, pending = batch.Pending, true
 		if _, err := t.Journal.Add(ctx, rec); err != nil {
 			return res, fmt.Errorf("sale %s: %w", id, err)
 		}
@@ -305,7 +326,7 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	}
 	rec.TVR, rec.TSI = fmt.Sprintf("%X", tvr[:]), fmt.Sprintf("%X", tsi[:])
 
-	if out.Status == kernel.OnlineRequest {
+	if pending {
 		_, err = t.Journal.Update(ctx, rec)
 	} else {
 		_, err = t.Journal.Add(ctx, rec)
