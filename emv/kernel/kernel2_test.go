@@ -33,22 +33,27 @@ func TestCVMList(t *testing.T) {
 		cvm     CVM
 		results string
 		tvr3    byte
+		// pinPad adds online PIN to the CVM capability above the limit
+		// (60 for the shipped 20), as a terminal with a PIN pad would.
+		pinPad bool
 	}{
-		{"online PIN above the limit", above, "1980", "00000000000000004203 1F03", CVMOnlinePIN, "020300", 0x04},
-		{"no CVM below the limit", below, "1980", "00000000000000004203 1F03", CVMNone, "1F0302", 0},
-		{"signature not supported below the limit", below, "1980", "00000000000000001E03 1F03", CVMNone, "1F0302", 0},
-		{"signature above the limit", above, "1980", "00000000000000001E03 1F03", CVMSignature, "1E0300", 0},
-		{"unsupported CVM without next fails", below, "1980", "00000000000000000200", CVMFailed, "020001", 0x80},
-		{"no condition holds", below, "1980", "00000000000000000201 1F01", CVMFailed, "3F0001", 0x80},
-		{"unsupported CVM with next", below, "1980", "00000000000000004200 1F00", CVMNone, "1F0002", 0},
-		{"fail CVM rule", below, "1980", "00000000000000000000", CVMFailed, "000001", 0x80},
-		{"unrecognised CVM", below, "1980", "00000000000000007A00 1F00", CVMNone, "1F0002", 0x40},
-		{"under X in the card's currency", above, "1980", "00007530000000000206 1F00", CVMOnlinePIN, "020600", 0x04},
-		{"over X is not met", below, "1980", "000007D0000000004207 1F00", CVMNone, "1F0002", 0},
-		{"card without CVM", above, "0180", "00000000000000004203", CVMNone, "3F0000", 0},
-		{"CVM list missing", above, "1980", "", CVMNone, "3F0000", 0},
-		{"phone above the limit", above, "1B80", "", CVMCDCVM, "010002", 0},
-		{"phone below the limit", below, "1B80", "", CVMNone, "3F0002", 0},
+		{"online PIN above the limit", above, "1980", "00000000000000004203 1F03", CVMOnlinePIN, "020300", 0x04, true},
+		{"online PIN not supported falls to signature", above, "1980", "00000000000000004203 1E03 1F03", CVMSignature, "1E0300", 0, false},
+		{"online PIN alone not supported fails", above, "1980", "00000000000000004203 1F03", CVMFailed, "3F0001", 0x80, false},
+		{"no CVM below the limit", below, "1980", "00000000000000004203 1F03", CVMNone, "1F0302", 0, false},
+		{"signature not supported below the limit", below, "1980", "00000000000000001E03 1F03", CVMNone, "1F0302", 0, false},
+		{"signature above the limit", above, "1980", "00000000000000001E03 1F03", CVMSignature, "1E0300", 0, false},
+		{"unsupported CVM without next fails", below, "1980", "00000000000000000200", CVMFailed, "020001", 0x80, false},
+		{"no condition holds", below, "1980", "00000000000000000201 1F01", CVMFailed, "3F0001", 0x80, false},
+		{"unsupported CVM with next", below, "1980", "00000000000000004200 1F00", CVMNone, "1F0002", 0, false},
+		{"fail CVM rule", below, "1980", "00000000000000000000", CVMFailed, "000001", 0x80, false},
+		{"unrecognised CVM", below, "1980", "00000000000000007A00 1F00", CVMNone, "1F0002", 0x40, false},
+		{"under X in the card's currency", above, "1980", "00007530000000000206 1F00", CVMOnlinePIN, "020600", 0x04, true},
+		{"over X is not met", below, "1980", "000007D0000000004207 1F00", CVMNone, "1F0002", 0, false},
+		{"card without CVM", above, "0180", "00000000000000004203", CVMNone, "3F0000", 0, false},
+		{"CVM list missing", above, "1980", "", CVMNone, "3F0000", 0, false},
+		{"phone above the limit", above, "1B80", "", CVMCDCVM, "010002", 0, false},
+		{"phone below the limit", below, "1B80", "", CVMNone, "3F0002", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			card := map[tlv.Tag][]byte{0x82: h(tc.aip), 0x9F42: h("0840")}
@@ -56,6 +61,9 @@ func TestCVMList(t *testing.T) {
 				card[0x8E] = h(tc.list)
 			}
 			s, c := session2(t, tc.amount, card)
+			if tc.pinPad {
+				c.conf.CVMCapabilityCVMRequired = Hex{0x60}
+			}
 			s.term[0x9F33] = []byte{0xE0, 0x00, 0xC8}
 			s.cvm2(c)
 			if s.out.CVM != tc.cvm || hexUpper(s.term[0x9F34]) != tc.results || s.tvr[2] != tc.tvr3 {

@@ -26,11 +26,20 @@ func TestKernel3(t *testing.T) {
 		noContact bool
 		// onlineOnly makes the terminal attended, online only (21).
 		onlineOnly bool
+		// pinPad sets the TTQ's online PIN bit, as a reader with a PIN
+		// pad would; the shipped configurations have none.
+		pinPad bool
 	}{
 		{name: "online ARQC", amount: 1000, card: visaCard(visaGPO(0x80)...),
 			status: OnlineRequest, cvm: CVMNone},
-		{name: "card asks online PIN", amount: 20000, card: visaCard(visaGPO(0x80, obj(0x9F6C, h("8000")))...),
+		{name: "card asks online PIN", amount: 20000, pinPad: true, card: visaCard(visaGPO(0x80, obj(0x9F6C, h("8000")))...),
 			status: OnlineRequest, cvm: CVMOnlinePIN, msg: MsgEnterPIN},
+		{name: "card asks online PIN or signature, reader without PIN signs", amount: 20000,
+			card:   visaCard(visaGPO(0x80, obj(0x9F6C, h("C000")))...),
+			status: OnlineRequest, cvm: CVMSignature, msg: MsgSign},
+		{name: "card asks online PIN only, reader without PIN declines", amount: 20000,
+			card:   visaCard(visaGPO(0x80, obj(0x9F6C, h("8000")))...),
+			status: Declined, cvm: CVMFailed, msg: MsgDeclined},
 		{name: "card asks signature", amount: 20000, card: visaCard(visaGPO(0x80, obj(0x9F6C, h("4000")))...),
 			status: OnlineRequest, cvm: CVMSignature, msg: MsgSign},
 		{name: "above CVM limit without CTQ takes signature", amount: 20000, card: visaCard(visaGPO(0x80)...),
@@ -81,6 +90,9 @@ func TestKernel3(t *testing.T) {
 			if tc.onlineOnly {
 				k.Config.TerminalType = Hex{0x21}
 			}
+			if tc.pinPad {
+				k.Config.AIDs[0].TTQ[0] |= ttqOnlinePIN
+			}
 			out, err := k.Run(context.Background(), tc.card, Transaction{Amount: tc.amount})
 			if out.Status != tc.status || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
 				t.Fatalf("got %v, %v; want %v, %v", out, err, tc.status, tc.err)
@@ -106,14 +118,14 @@ func TestTTQ(t *testing.T) {
 		conf   func(*Config)
 		ttq    string
 	}{
-		{"below floor and CVM limits", 1000, nil, "36004000"},
-		{"above floor limit", 6000, nil, "36804000"},
-		{"at CVM limit", 10000, nil, "36C04000"},
-		{"zero amount goes online", 0, nil, "36804000"},
-		{"status check of one dollar goes online", 100, statusCheck, "36804000"},
-		{"one cent is no status check", 1, statusCheck, "36004000"},
-		{"attended online-only terminal always asks online", 1000, onlineOnly(0x21), "36804000"},
-		{"unattended online-only terminal always asks online", 1000, onlineOnly(0x24), "36804000"},
+		{"below floor and CVM limits", 1000, nil, "32004000"},
+		{"above floor limit", 6000, nil, "32804000"},
+		{"at CVM limit", 10000, nil, "32C04000"},
+		{"zero amount goes online", 0, nil, "32804000"},
+		{"status check of one dollar goes online", 100, statusCheck, "32804000"},
+		{"one cent is no status check", 1, statusCheck, "32004000"},
+		{"attended online-only terminal always asks online", 1000, onlineOnly(0x21), "32804000"},
+		{"unattended online-only terminal always asks online", 1000, onlineOnly(0x24), "32804000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testKernel(t, "us-shop")

@@ -15,19 +15,20 @@ import (
 	"tappos/emv/tlv"
 )
 
-// usShop is a US terminal: floor limit 100.00, CVM required from 50.00.
+// usShop is a US terminal: floor limit 100.00, CVM required from 50.00, by
+// signature (no online PIN, as the shipped configurations).
 const usShop = `{
  "name": "cardsim test shop", "terminal_type": "22", "country": 840,
  "currency": {"numeric": 840, "alpha": "USD", "exponent": 2},
- "capabilities": "E068C8", "additional_capabilities": "6000F0A001",
+ "capabilities": "E028C8", "additional_capabilities": "6000F0A001",
  "merchant_category": "5999", "terminal_id": "CARDSIM1", "timeout_ms": 5000,
  "aids": [
   {"aid": "A0000000031010", "label": "VISA", "kernel": 3, "transaction_limit": 100000,
-   "floor_limit": 10000, "cvm_required_limit": 5000, "ttq": "36004000"},
+   "floor_limit": 10000, "cvm_required_limit": 5000, "ttq": "32004000"},
   {"aid": "A0000000041010", "label": "MASTERCARD", "kernel": 2, "transaction_limit": 100000,
    "floor_limit": 10000, "cvm_required_limit": 5000,
    "tac_denial": "0000000000", "tac_online": "F450848000", "tac_default": "F450848000",
-   "cvm_capability_cvm_required": "60", "cvm_capability_no_cvm_required": "08"}
+   "cvm_capability_cvm_required": "20", "cvm_capability_no_cvm_required": "08"}
  ]
 }`
 
@@ -54,11 +55,11 @@ func TestKernel(t *testing.T) {
 		wantErr error
 	}{
 		{"visa-credit", 1250, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMNone, nil},
-		{"visa-credit", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMOnlinePIN, nil},
+		{"visa-credit", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMSignature, nil},
 		{"visa-offline", 1250, kernel.Approved, kernel.TC, oda.MethodFDDA, kernel.CVMNone, nil},
-		{"visa-offline", 6000, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMOnlinePIN, nil},
+		{"visa-offline", 6000, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMSignature, nil},
 		{"mastercard-credit", 1250, kernel.Approved, kernel.TC, oda.MethodCDA, kernel.CVMNone, nil},
-		{"mastercard-credit", 15000, kernel.OnlineRequest, kernel.ARQC, oda.MethodCDA, kernel.CVMOnlinePIN, nil},
+		{"mastercard-credit", 15000, kernel.OnlineRequest, kernel.ARQC, oda.MethodCDA, kernel.CVMSignature, nil},
 		{"phone-visa", 1250, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},
 		{"phone-visa", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},
 		{"phone-mastercard", 7500, kernel.OnlineRequest, kernel.ARQC, oda.MethodNone, kernel.CVMCDCVM, nil},

@@ -33,19 +33,20 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// cnShop is a shop in China: floor limit ¥300.00, CVM from ¥1000.00.
+// cnShop is a shop in China: floor limit ¥300.00, CVM from ¥1000.00, by
+// signature, as testdata/terminal/cn-shop.json (no online PIN).
 const cnShop = `{
  "name": "sale test shop", "terminal_type": "22", "country": 156,
  "currency": {"numeric": 156, "alpha": "CNY", "exponent": 2},
- "capabilities": "E068C8", "additional_capabilities": "F000F0A001",
+ "capabilities": "E028C8", "additional_capabilities": "F000F0A001",
  "merchant_category": "5411", "merchant_id": "TAPPOS-CN-0001", "terminal_id": "CN000001", "timeout_ms": 500,
  "aids": [
   {"aid": "A0000000031010", "label": "Visa", "kernel": 3, "transaction_limit": 10000000,
-   "floor_limit": 30000, "cvm_required_limit": 100000, "ttq": "36004000"},
+   "floor_limit": 30000, "cvm_required_limit": 100000, "ttq": "32004000"},
   {"aid": "A0000000041010", "label": "Mastercard", "kernel": 2, "transaction_limit": 10000000,
    "floor_limit": 30000, "cvm_required_limit": 100000,
    "tac_denial": "0000000000", "tac_online": "F45084800C", "tac_default": "F45084800C",
-   "cvm_capability_cvm_required": "60", "cvm_capability_no_cvm_required": "08"}
+   "cvm_capability_cvm_required": "20", "cvm_capability_no_cvm_required": "08"}
  ]
 }`
 
@@ -186,7 +187,7 @@ func newRig(t testing.TB, h Host) *rig {
 		r.client = &host.Client{BaseURL: r.fake.URL, APIKey: "terminal key"}
 		h = r.client
 	}
-	for _, name := range append(profile, "pulled") {
+	for _, name := range append(profile, "pulled", "phone-visa", "phone-mastercard") {
 		p, err := cardsim.LoadProfile(name)
 		if err != nil {
 			t.Fatal(err)

@@ -25,9 +25,10 @@ const hostileTimeout = 500 * time.Millisecond
 
 // TestTap taps every profile of testdata/cards on a virtual reader of the
 // real pcscd, in a Chinese and a US shop: offline approval where the card
-// allows it, an online request for online cards, CDCVM for phones above
-// the CVM required limit, and a named outcome and error for each hostile
-// card, within the configured timeout.
+// allows it, an online request for online cards, signature for cards and
+// CDCVM for phones above the CVM required limit (the shops advertise no
+// online PIN), and a named outcome and error for each hostile card,
+// within the configured timeout.
 func TestTap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs pcscd")
@@ -47,7 +48,7 @@ func TestTap(t *testing.T) {
 		{name: "visa-credit online", profile: "visa-credit", shop: "us-shop", amount: 1250,
 			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMNone},
 		{name: "visa-credit above CVM limit", profile: "visa-credit", shop: "cn-shop", amount: 150000,
-			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMOnlinePIN, msg: kernel.MsgEnterPIN},
+			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMSignature, msg: kernel.MsgSign},
 		{name: "visa-offline approved offline", profile: "visa-offline", shop: "us-shop", amount: 1250,
 			want: kernel.Approved, ac: kernel.TC, cvm: kernel.CVMNone, oda: oda.MethodFDDA},
 		{name: "visa-offline approved offline in CNY", profile: "visa-offline", shop: "cn-shop", amount: 25000,
@@ -59,7 +60,7 @@ func TestTap(t *testing.T) {
 		{name: "mastercard-credit approved offline in CNY", profile: "mastercard-credit", shop: "cn-shop", amount: 25000,
 			want: kernel.Approved, ac: kernel.TC, cvm: kernel.CVMNone, oda: oda.MethodCDA},
 		{name: "mastercard-credit above CVM limit", profile: "mastercard-credit", shop: "us-shop", amount: 20000,
-			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMOnlinePIN, oda: oda.MethodCDA, msg: kernel.MsgEnterPIN},
+			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMSignature, oda: oda.MethodCDA, msg: kernel.MsgSign},
 		{name: "phone-visa above CVM limit", profile: "phone-visa", shop: "us-shop", amount: 15000,
 			want: kernel.OnlineRequest, ac: kernel.ARQC, cvm: kernel.CVMCDCVM},
 		{name: "phone-visa above CVM limit in CNY", profile: "phone-visa", shop: "cn-shop", amount: 150000,
