@@ -108,6 +108,7 @@ func TestOutcomes(t *testing.T) {
 		{"approved_offline", approvedResult(1250, true), nil, ScreenApproved, "outcome.approved", "outcome.offline", CueApproved, true},
 		{"declined_funds", declined, nil, ScreenDeclined, "outcome.declined", "reason.insufficient_funds", CueDeclined, false},
 		{"declined_offline_limit", Result{Kind: Sale, Amount: 1250, Reason: ReasonOfflineLimit}, nil, ScreenDeclined, "outcome.declined", "reason.offline_limit", CueDeclined, false},
+		{"declined_no_pin_entry", Result{Kind: Sale, Amount: 1250, Reason: ReasonNoPINEntry}, nil, ScreenDeclined, "outcome.declined", "reason.pin_unavailable", CueDeclined, false},
 		{"declined_unknown_reason", Result{Kind: Sale, Amount: 1250, Reason: "some_code"}, nil, ScreenDeclined, "outcome.declined", "reason.other", CueDeclined, false},
 		{"not_allowed", Result{}, fmt.Errorf("selecting: %w", kernel.ErrNotAllowed), ScreenDeclined, "outcome.not_completed", "reason.not_allowed", CueDeclined, false},
 		{"card_error", Result{}, errors.New("card removed"), ScreenDeclined, "outcome.not_completed", "reason.communication", CueDeclined, false},

@@ -93,6 +93,7 @@ const (
 	ReasonAlreadyRefunded Reason = "already_refunded"
 	ReasonNoReader        Reason = "no_reader"
 	ReasonCommunication   Reason = "communication"
+	ReasonNoPINEntry      Reason = "pin_unavailable" // the card wants a PIN; the till has no PIN pad
 )
 
 // Txn is a transaction found by Lookup, for refund and void.

@@ -207,13 +207,16 @@ func toResult(res *sale.Result) ui.Result {
 // reasonOf turns the journal's reason words into a kiosk reason.
 func reasonOf(why string) ui.Reason {
 	switch {
+	case why == sale.ReasonNoPINEntry:
+		return ui.ReasonNoPINEntry
 	case strings.Contains(why, "insufficient_funds"):
 		return ui.ReasonFunds
 	case strings.Contains(why, "offline limit"), strings.Contains(why, "unable to go online"):
 		return ui.ReasonOfflineLimit
 	case strings.Contains(why, "declined by the card"):
 		return ui.ReasonCard
-	case strings.Contains(why, "card_blocked"), strings.Contains(why, "unknown_card"):
+	case strings.Contains(why, "card_blocked"), strings.Contains(why, "unknown_card"),
+		strings.Contains(why, "no acceptable cardholder verification"):
 		return ui.ReasonTryAnotherCard
 	case strings.Contains(why, "bad_cryptogram"), strings.Contains(why, "declining response code"):
 		return ui.ReasonIssuerAuth

@@ -30,6 +30,8 @@ func TestReasonOf(t *testing.T) {
 		{"card_blocked", ui.ReasonTryAnotherCard},
 		{"bad_cryptogram", ui.ReasonIssuerAuth},
 		{"limit", ui.ReasonNotAllowed},
+		{sale.ReasonNoPINEntry, ui.ReasonNoPINEntry},
+		{"no acceptable cardholder verification", ui.ReasonTryAnotherCard},
 		{"something else", ui.Reason("something else")},
 	}
 	for _, tt := range tests {
