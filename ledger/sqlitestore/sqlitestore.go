@@ -282,7 +282,17 @@ func (s *Store) Close() error {
 }
 
 // Ping implements [ledger.Store].
-func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	broken := s.broken
+	s.mu.Unlock()
+	if broken != nil {
+		// Every write fails until an operator restarts ledgerd: it is
+		// not ready, though the file still answers.
+		return broken
+	}
+	return s.r.PingContext(ctx)
+}
 
 // Write implements [ledger.Store]. A batch that only applies
 // [ledger.Changes] is durable once the redo log is synced; any other

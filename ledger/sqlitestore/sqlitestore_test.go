@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -160,5 +161,24 @@ DELETE FROM schema_migrations WHERE version = 6`)
 	v, err := s.Verify(ctx)
 	if err != nil || len(v) > 0 {
 		t.Errorf("verify: %+v %v", v, err)
+	}
+}
+
+// TestPingBroken: a store that could not bring its database in line with
+// its redo log refuses every write, and says so to /readyz.
+func TestPingBroken(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("healthy store: %v", err)
+	}
+	s.mu.Lock()
+	s.broken = errors.New("bringing the database up to date from its redo log: disk gone")
+	s.mu.Unlock()
+	if err := s.Ping(context.Background()); err == nil {
+		t.Error("a broken store answers Ping")
 	}
 }
