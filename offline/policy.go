@@ -109,7 +109,11 @@ func (p *Policy) Online(ctx context.Context, attempt func(ctx context.Context) e
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrUnavailable), actx.Err() != nil && ctx.Err() == nil:
+	case ctx.Err() != nil:
+		// The caller gave up (a cancelled tap): that says nothing about
+		// the ledger, even if the transport calls it unavailable.
+		return err
+	case errors.Is(err, ErrUnavailable), actx.Err() != nil:
 		p.markDown(err)
 		return fmt.Errorf("%w: %w", ErrGoOffline, err)
 	default:

@@ -79,12 +79,24 @@ func TestPolicyDefaults(t *testing.T) {
 }
 
 func TestPolicyCallerCancel(t *testing.T) {
-	p := NewPolicy(PolicyConfig{Now: newClock().Now})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := p.Online(ctx, func(ctx context.Context) error { return ctx.Err() })
-	if errors.Is(err, ErrGoOffline) || !p.Mode().Online {
-		t.Errorf("a cancelled sale sent the terminal offline: %v", err)
+	tests := []struct {
+		name    string
+		attempt func(ctx context.Context) error
+	}{
+		{"context error", func(ctx context.Context) error { return ctx.Err() }},
+		// host.Client wraps a cancelled request as unavailable.
+		{"unavailable", func(ctx context.Context) error { return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPolicy(PolicyConfig{Now: newClock().Now})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			err := p.Online(ctx, tt.attempt)
+			if errors.Is(err, ErrGoOffline) || !p.Mode().Online {
+				t.Errorf("a cancelled sale sent the terminal offline: %v", err)
+			}
+		})
 	}
 }
 
