@@ -31,6 +31,10 @@ import (
 // it may be called from any goroutine. Each call returns when the
 // payment has an outcome or ctx is done.
 type Payments interface {
+	// Charge takes amount from a card the customer taps. It returns an
+	// error wrapping context.Canceled only while nothing can have been
+	// taken: once the card is read it runs on to an outcome, whatever
+	// ctx does, since the ledger may approve it.
 	Charge(ctx context.Context, amount int64, prompt func(kernel.Message)) (Result, error)
 	// Refund pays amount of an earlier transaction back to the card,
 	// which the customer taps.

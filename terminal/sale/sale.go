@@ -213,8 +213,10 @@ func (t *Terminal) show(e Event) error {
 // Sale takes payment of amount (minor units of the terminal's currency).
 // The transaction id is made before the card is asked for. A decline is a
 // result, not an error; the error says why a sale ended without decision
-// (ErrNoCard, ErrTryAgain, ErrNotPossible, a cancelled ctx) and then the
-// result, when not nil, carries the kernel's outcome. An error after an
+// (ErrNoCard, ErrTryAgain, ErrNotPossible, a ctx cancelled while waiting
+// for the card) and then the result, when not nil, carries the kernel's
+// outcome. Once the card has been read, cancelling ctx no longer stops the
+// sale: the ledger may already have taken the money. An error after an
 // Approved event is the journal's: the approval stands, and NoteSynced
 // brings it into the journal later.
 func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
@@ -247,6 +249,11 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	t.emit(Event{Kind: Processing, TxnID: id, Message: kernel.MsgProcessing})
 	out, kerr := t.Kernel.Run(ctx, card, kernel.Transaction{Amount: amount})
 	card.Close()
+	// The card has been read: from here on the ledger may take the money,
+	// so a cancel (the cashier's, or a caller's deadline) must not cut the
+	// sale short before its outcome is known and journaled. Each step
+	// bounds itself: the Router's timeout, onlineTimeout, the reversal's.
+	ctx = context.WithoutCancel(ctx)
 	res := &Result{Outcome: out}
 
 	rec := batch.Record{
@@ -299,9 +306,7 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 				return res, fmt.Errorf("sale %s: showing the offline approval: %w", id, err)
 			}
 			shown = true
-			// Not cut short by a cancelled ctx: the sooner it is queued,
-			// the sooner it is forwarded.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			confirmErr = t.Queue.Confirm(cctx, id)
 			cancel()
 			switch {
@@ -410,6 +415,10 @@ func (t *Terminal) decideOffline(ctx context.Context, rec *batch.Record, out *ke
 	return false, release
 }
 
+// onlineTimeout bounds an online request sent without a Router, which
+// otherwise brings its own timeout: the sale no longer has the caller's.
+const onlineTimeout = 15 * time.Second
+
 // online authorizes an online request with the ledger.
 func (t *Terminal) online(ctx context.Context, rec *batch.Record, out *kernel.Outcome, tvr *tags.TVR) *host.Result {
 	if t.Host == nil {
@@ -429,8 +438,12 @@ func (t *Terminal) online(ctx context.Context, rec *batch.Record, out *kernel.Ou
 	var err error
 	if t.Router != nil {
 		err = t.Router.Online(ctx, attempt)
-	} else if err = attempt(ctx); errors.Is(err, offline.ErrUnavailable) {
-		err = fmt.Errorf("%w: %w", offline.ErrGoOffline, err)
+	} else {
+		actx, cancel := context.WithTimeout(ctx, onlineTimeout)
+		if err = attempt(actx); errors.Is(err, offline.ErrUnavailable) || actx.Err() != nil {
+			err = fmt.Errorf("%w: %w", offline.ErrGoOffline, err)
+		}
+		cancel()
 	}
 	switch {
 	case err == nil:

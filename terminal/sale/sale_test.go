@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -625,6 +626,70 @@ func TestNoDecision(t *testing.T) {
 	recs, _ := r.t.Journal.Records(context.Background(), 1)
 	if len(recs) != 0 {
 		t.Fatalf("taps without a decision were journalled: %d", len(recs))
+	}
+}
+
+// cancelInFlight is a ledger that posts the authorization, after which
+// the caller's ctx is cancelled (the cashier presses Cancel while
+// "Authorising"); with answer unset the answer is then lost.
+type cancelInFlight struct {
+	Host
+	cancel func()
+	answer bool
+}
+
+func (h cancelInFlight) Authorize(ctx context.Context, r host.AuthRequest) (host.Result, error) {
+	ans, err := h.Host.Authorize(context.Background(), r)
+	h.cancel()
+	if h.answer {
+		return ans, err
+	}
+	<-ctx.Done()
+	return host.Result{}, fmt.Errorf("%w: %w", offline.ErrUnavailable, ctx.Err())
+}
+
+// TestCancelWhileAuthorising checks that a cancel after the card was read
+// neither hides the ledger's approval nor leaves it charged unreversed,
+// and that it is not taken for the ledger being down.
+func TestCancelWhileAuthorising(t *testing.T) {
+	tests := []struct {
+		name         string
+		answer       bool
+		want         batch.Status
+		wantReversed bool
+		wantDown     bool
+	}{
+		{"the ledger answers", true, batch.Approved, false, false},
+		{"the answer is lost", false, batch.Reversed, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := newRig(t, nil)
+			r.t.Host = cancelInFlight{Host: r.client, cancel: cancel, answer: tt.answer}
+			r.reader.Present(r.cards["visa-credit"])
+			defer r.reader.Remove()
+			res, err := r.t.Sale(ctx, 1250)
+			if err != nil {
+				t.Fatalf("Sale: %v; want the outcome, not an error", err)
+			}
+			if res.Record.Status != tt.want {
+				t.Fatalf("record %+v, want %s", res.Record, tt.want)
+			}
+			if got, err := r.t.Journal.Get(context.Background(), res.Record.TxnID); err != nil || got.Status != tt.want {
+				t.Fatalf("journal %+v, %v; want %s", got, err, tt.want)
+			}
+			reversed := slices.Contains(r.fake.Reversals, res.Record.TxnID)
+			if reversed != tt.wantReversed {
+				t.Errorf("reversed on the ledger: %v, want %v", reversed, tt.wantReversed)
+			}
+			// Only the lost answer (the Router's own timeout) says the
+			// ledger is down, not the cancel.
+			if down := r.t.Router.(*offline.Policy).Mode().LedgerDown; down != tt.wantDown {
+				t.Errorf("ledger down %v, want %v", down, tt.wantDown)
+			}
+		})
 	}
 }
 
