@@ -94,6 +94,8 @@ func TestTapMessages(t *testing.T) {
 
 func TestOutcomes(t *testing.T) {
 	declined := Result{Kind: Sale, Amount: 1250, Reason: ReasonFunds, PAN: "476173******0119", Label: "VISA CREDIT"}
+	notRecorded := approvedResult(1250, true)
+	notRecorded.NotRecorded = true
 	tests := []struct {
 		name    string
 		res     Result
@@ -106,6 +108,7 @@ func TestOutcomes(t *testing.T) {
 	}{
 		{"approved_online", approvedResult(1250, false), nil, ScreenApproved, "outcome.approved", "outcome.online", CueApproved, true},
 		{"approved_offline", approvedResult(1250, true), nil, ScreenApproved, "outcome.approved", "outcome.offline", CueApproved, true},
+		{"approved_not_recorded", notRecorded, nil, ScreenApproved, "outcome.approved", "outcome.not_recorded", CueApproved, true},
 		{"declined_funds", declined, nil, ScreenDeclined, "outcome.declined", "reason.insufficient_funds", CueDeclined, false},
 		{"declined_offline_limit", Result{Kind: Sale, Amount: 1250, Reason: ReasonOfflineLimit}, nil, ScreenDeclined, "outcome.declined", "reason.offline_limit", CueDeclined, false},
 		{"declined_no_pin_entry", Result{Kind: Sale, Amount: 1250, Reason: ReasonNoPINEntry}, nil, ScreenDeclined, "outcome.declined", "reason.pin_unavailable", CueDeclined, false},
@@ -122,6 +125,9 @@ func TestOutcomes(t *testing.T) {
 				h.mustText(h.k.tr.T(tt.head))
 				h.mustText(h.k.tr.T(tt.detail))
 				h.mustText("€12.50")
+				if tt.screen == ScreenApproved && h.hasText(h.k.tr.T("outcome.nothing_taken")) {
+					t.Error("an approval says no money was taken")
+				}
 				if !slices.Equal(h.sound.cues, []Cue{tt.cue}) {
 					t.Errorf("cues %v, want [%v]", h.sound.cues, tt.cue)
 				}

@@ -55,6 +55,9 @@ type Result struct {
 	// Offline is set when the card approved offline and the transaction
 	// waits in the offline queue for the ledger.
 	Offline bool
+	// NotRecorded is set on an approval the terminal could not record:
+	// the money is taken, and the manager must be told.
+	NotRecorded bool
 	// Reason says why it was declined, as a Reason code.
 	Reason       Reason
 	ApprovalCode string

@@ -106,6 +106,9 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 		if r.ApprovalCode != "" {
 			lines = append(lines, para(k.tr.T("outcome.approval_code", "Code", r.ApprovalCode), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 		}
+		if r.NotRecorded {
+			lines = append(lines, para(k.tr.T("outcome.not_recorded"), sizeMedium, widget.DangerImportance, true))
+		}
 	} else {
 		lines = append(lines, para(k.reasonText(r.Reason), sizeMedium, widget.MediumImportance, true),
 			para(k.tr.T("outcome.nothing_taken"), theme.SizeNameSubHeadingText, widget.MediumImportance, false))

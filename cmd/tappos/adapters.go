@@ -85,6 +85,14 @@ func (p *till) withPrompt(prompt func(kernel.Message), f func() (*sale.Result, e
 	if p.afterTap != nil {
 		p.afterTap()
 	}
+	if errors.Is(err, sale.ErrNotRecorded) {
+		// The money is taken: show the approval, with a note for the
+		// manager, never "no money was taken".
+		p.log.Error("approved sale not recorded", "txn", res.Record.TxnID, "err", err)
+		out := toResult(res)
+		out.NotRecorded = true
+		return out, nil
+	}
 	if err != nil {
 		return ui.Result{Reason: reasonOfErr(err)}, err
 	}

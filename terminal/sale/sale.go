@@ -122,6 +122,9 @@ var (
 	ErrHostUnavailable = errors.New("ledger unavailable; request kept pending")
 	// ErrNotRefundable: the transaction cannot be refunded or voided.
 	ErrNotRefundable = errors.New("transaction cannot be refunded or voided")
+	// ErrNotRecorded: the sale was approved, so the money is taken, but
+	// the journal could not record it; the result carries the approval.
+	ErrNotRecorded = errors.New("approved but not recorded in the journal")
 )
 
 // ReasonNoPINEntry is the reason of a sale declined because the card's
@@ -216,9 +219,10 @@ func (t *Terminal) show(e Event) error {
 // (ErrNoCard, ErrTryAgain, ErrNotPossible, a ctx cancelled while waiting
 // for the card) and then the result, when not nil, carries the kernel's
 // outcome. Once the card has been read, cancelling ctx no longer stops the
-// sale: the ledger may already have taken the money. An error after an
-// Approved event is the journal's: the approval stands, and NoteSynced
-// brings it into the journal later.
+// sale: the ledger may already have taken the money. An approval the
+// journal could not record comes back as its result with an error
+// wrapping ErrNotRecorded: the approval stands (an offline one reaches
+// the journal later through NoteSynced).
 func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	if t.NewID == nil {
 		return nil, errors.New("sale: terminal has no transaction id source")
@@ -336,12 +340,21 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	} else {
 		_, err = t.Journal.Add(ctx, rec)
 	}
-	if err != nil {
-		return res, fmt.Errorf("sale %s: %w", id, err)
+	var stored batch.Record
+	if err == nil {
+		stored, err = t.Journal.Get(ctx, id)
 	}
-	stored, err := t.Journal.Get(ctx, id)
 	if err != nil {
-		return res, fmt.Errorf("sale %s: %w", id, err)
+		if rec.Status != batch.Approved && rec.Status != batch.OfflineApproved {
+			return res, fmt.Errorf("sale %s: %w", id, err)
+		}
+		// The approval stands: the screen must say so, not that
+		// nothing was taken.
+		res.Record, res.Elapsed = rec, t.now().Sub(start)
+		if !shown {
+			t.emit(resultEvent(rec, res))
+		}
+		return res, fmt.Errorf("sale %s: %w: %w", id, ErrNotRecorded, err)
 	}
 	res.Record = stored
 	res.Receipt = t.ReceiptOf(stored)

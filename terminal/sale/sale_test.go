@@ -693,6 +693,58 @@ func TestCancelWhileAuthorising(t *testing.T) {
 	}
 }
 
+// thenFail runs fail once the ledger has answered, or once the queue has
+// confirmed an offline approval: the journal's disk trouble strikes after
+// the money is taken.
+type thenFail struct {
+	Host
+	Queue
+	fail func()
+}
+
+func (h thenFail) Authorize(ctx context.Context, r host.AuthRequest) (host.Result, error) {
+	defer h.fail()
+	return h.Host.Authorize(ctx, r)
+}
+
+func (h thenFail) Confirm(ctx context.Context, txnID string) error {
+	defer h.fail()
+	return h.Queue.Confirm(ctx, txnID)
+}
+
+// TestApprovedNotRecorded checks that an approval the journal fails to
+// record comes back as the approval, with ErrNotRecorded, while a decline
+// it fails to record stays a plain error.
+func TestApprovedNotRecorded(t *testing.T) {
+	tests := []struct {
+		name   string
+		card   string
+		amount int64
+		want   batch.Status // "" for no record in the result
+	}{
+		{"online approval", "visa-credit", 1250, batch.Approved},
+		{"offline approval", "visa-offline", 2500, batch.OfflineApproved},
+		{"online decline", "visa-credit", 60000, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			f := thenFail{Host: r.client, Queue: r.queue, fail: func() { r.t.Journal.Close() }}
+			r.t.Host, r.t.Queue = f, f
+			res, err := r.tap(t, tt.card, tt.amount)
+			if err == nil || res == nil {
+				t.Fatalf("Sale: %+v, %v; want an error", res, err)
+			}
+			if errors.Is(err, ErrNotRecorded) != (tt.want != "") {
+				t.Errorf("err %v; ErrNotRecorded wanted: %v", err, tt.want != "")
+			}
+			if res.Record.Status != tt.want || (tt.want != "" && (res.Record.TxnID == "" || res.Record.Amount != tt.amount)) {
+				t.Errorf("record %+v, want %q", res.Record, tt.want)
+			}
+		})
+	}
+}
+
 // TestRealLedger authorizes simulated cards' real ARQCs with the ledger
 // itself, in process: approvals with an ARPC, a decline for want of funds,
 // a refund and the reconciliation.
