@@ -213,16 +213,12 @@ func (p *pos) catchUp(ctx context.Context, stderr io.Writer) {
 	if p.client == nil {
 		return
 	}
-	if n, err := p.term.ResolvePending(ctx); err != nil {
-		fmt.Fprintf(stderr, "warning: pending requests not resolved: %v\n", err)
-	} else if n > 0 {
+	n, err := p.term.CatchUp(ctx, p.queue)
+	if n > 0 {
 		fmt.Fprintf(stderr, "resolved %d pending requests\n", n)
 	}
-	if p.queue == nil {
-		return
-	}
-	if err := p.term.NoteAnswered(ctx, p.queue); err != nil {
-		fmt.Fprintf(stderr, "warning: reading the offline queue: %v\n", err)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -405,10 +406,22 @@ func (p *till) SyncNow(ctx context.Context) (ui.SyncResult, error) {
 	return ui.SyncResult{Sent: rep.Answered, Declined: rep.Declined, Left: rep.Remaining}, nil
 }
 
-// forward syncs the offline queue every interval while it holds
-// something, held taps a crash left included, and the ledger answers,
-// until ctx is done.
+// resolveTimeout bounds one round of pending requests sent to the
+// ledger; what is left stays pending for the next round.
+const resolveTimeout = 10 * time.Second
+
+// forward keeps the terminal up to date with the ledger until ctx is
+// done. At once it catches up with what a crash or an outage left open
+// (see sale.Terminal.CatchUp); then, every interval while the ledger
+// answers and the manager's offline switch is off, it sends pending
+// reversals, refunds and voids again, and syncs the offline queue while
+// it holds something, held taps a crash left included. Without it, a late
+// approval whose reversal failed stays charged on the ledger.
 func (p *till) forward(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	n, err := p.t.CatchUp(rctx, p.queue)
+	cancel()
+	logResolved(logger, n, err)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -417,19 +430,39 @@ func (p *till) forward(ctx context.Context, interval time.Duration, logger *slog
 			return
 		case <-t.C:
 		}
-		st, err := p.queue.Status(ctx)
-		if err != nil || st.Unsent+st.Held == 0 || p.policy.Mode().WorkOffline {
+		if p.policy.Mode().WorkOffline {
 			continue
 		}
 		hctx, cancel := context.WithTimeout(ctx, time.Second)
-		err = p.host.Healthy(hctx)
+		err := p.host.Healthy(hctx)
 		cancel()
 		if err != nil {
+			continue
+		}
+		rctx, cancel = context.WithTimeout(ctx, resolveTimeout)
+		n, err = p.t.ResolvePending(rctx)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("resolving pending requests: %w", err)
+		}
+		logResolved(logger, n, err)
+		st, err := p.queue.Status(ctx)
+		if err != nil || st.Unsent+st.Held == 0 {
 			continue
 		}
 		if _, err := p.SyncNow(ctx); err != nil {
 			logger.Warn("forwarding the offline queue", "err", err)
 		}
+	}
+}
+
+// logResolved logs a round of pending requests sent to the ledger.
+func logResolved(logger *slog.Logger, n int, err error) {
+	if n > 0 {
+		logger.Info("resolved pending requests", "n", n)
+	}
+	if err != nil {
+		logger.Warn("catching up with the ledger", "err", err)
 	}
 }
 

@@ -251,8 +251,9 @@ func run(o options) error {
 		o.printer = filepath.Join(o.data, "receipts.escpos")
 	}
 
-	// Probe the ledger while it is down, and forward the offline queue
-	// whenever it answers.
+	// Probe the ledger while it is down; catch up with it at start, and
+	// send what it missed (the offline queue, pending reversals, refunds
+	// and voids) whenever it answers.
 	go policy.Watch(ctx, 2*time.Second, func() {})
 	go p.forward(ctx, 2*time.Second, logger)
 

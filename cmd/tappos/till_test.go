@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -127,6 +129,95 @@ func TestChargeNotRecorded(t *testing.T) {
 			res, err := r.charge(t, tt.card, 2500)
 			if err != nil || !res.Approved || !res.NotRecorded || res.Offline != tt.wantOffline || res.TxnID == "" || res.Amount != 2500 {
 				t.Fatalf("Charge: %+v, %v; want an approval marked not recorded", res, err)
+			}
+		})
+	}
+}
+
+// lateLedger posts an authorization but its answer never comes back in
+// time, and it cannot take the reversal either.
+type lateLedger struct{ sale.Host }
+
+func (h lateLedger) Authorize(ctx context.Context, r host.AuthRequest) (host.Result, error) {
+	if _, err := h.Host.Authorize(context.Background(), r); err != nil {
+		return host.Result{}, err
+	}
+	<-ctx.Done()
+	return host.Result{}, fmt.Errorf("%w: %w", offline.ErrUnavailable, ctx.Err())
+}
+
+func (lateLedger) Reverse(context.Context, string) (host.Result, error) {
+	return host.Result{}, offline.ErrUnavailable
+}
+
+// TestForwardResolvesPending checks that the kiosk's forward loop sends
+// what the ledger missed, at start and once the ledger is back: a refund
+// made while it was down, and the reversal of a late approval.
+func TestForwardResolvesPending(t *testing.T) {
+	tests := []struct {
+		name        string
+		downAtStart bool
+		// setup leaves a request pending and returns the sale's id.
+		setup func(t *testing.T, r *tillRig) string
+		// done reports whether the ledger has it.
+		done func(a hosttest.Auth) bool
+	}{
+		{"refund made while the ledger was down, at start", false,
+			func(t *testing.T, r *tillRig) string {
+				res, err := r.charge(t, "visa-credit", 1250)
+				if err != nil || !res.Approved {
+					t.Fatalf("sale: %+v, %v", res, err)
+				}
+				r.led.SetDown(true)
+				defer r.led.SetDown(false)
+				if _, err := r.p.Refund(context.Background(), res.TxnID, 1250, func(kernel.Message) {}); !errors.Is(err, sale.ErrHostUnavailable) {
+					t.Fatalf("refund while the ledger is down: %v", err)
+				}
+				return res.TxnID
+			},
+			func(a hosttest.Auth) bool { return a.Refunded == 1250 }},
+		{"late approval, reversed once the ledger is back", true,
+			func(t *testing.T, r *tillRig) string {
+				h := r.p.t.Host
+				r.p.t.Host = lateLedger{h}
+				defer func() { r.p.t.Host = h }()
+				res, err := r.charge(t, "visa-credit", 1250)
+				if err != nil || res.Approved {
+					t.Fatalf("sale: %+v, %v; want it declined", res, err)
+				}
+				return res.TxnID
+			},
+			func(a hosttest.Auth) bool { return a.Status == "reversed" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newTillRig(t)
+			id := tt.setup(t, r)
+			if a, _ := r.led.Auth(id); tt.done(a) {
+				t.Fatalf("the ledger has it already: %+v", a)
+			}
+			r.led.SetDown(tt.downAtStart)
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			defer func() { cancel(); <-stopped }()
+			go func() {
+				defer close(stopped)
+				r.p.forward(ctx, 20*time.Millisecond, r.p.log)
+			}()
+			if tt.downAtStart {
+				time.Sleep(100 * time.Millisecond)
+				r.led.SetDown(false)
+			}
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				a, _ := r.led.Auth(id)
+				un, err := r.p.t.Journal.Unresolved(context.Background())
+				revs, rerr := r.p.t.Journal.PendingReversals(context.Background())
+				if tt.done(a) && err == nil && rerr == nil && len(un)+len(revs) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the ledger has %+v; the journal pending %+v, reversals %+v (%v, %v)", a, un, revs, err, rerr)
+				}
 			}
 		})
 	}

@@ -659,6 +659,23 @@ func (t *Terminal) NoteAnswered(ctx context.Context, q *offline.Queue) error {
 	return q.EachPage(ctx, o, func(items []offline.Item) error { return t.NoteSynced(ctx, items) })
 }
 
+// CatchUp brings the journal up to date with the ledger, as a terminal
+// should on start: ResolvePending, then, with a queue, NoteAnswered. Both
+// run whatever the other's failure; it returns how many pending records
+// were resolved and the failures, joined.
+func (t *Terminal) CatchUp(ctx context.Context, q *offline.Queue) (int, error) {
+	n, err := t.ResolvePending(ctx)
+	if err != nil {
+		err = fmt.Errorf("resolving pending requests: %w", err)
+	}
+	if q != nil {
+		if qerr := t.NoteAnswered(ctx, q); qerr != nil {
+			err = errors.Join(err, fmt.Errorf("reading the offline queue: %w", qerr))
+		}
+	}
+	return n, err
+}
+
 // Refund refunds amount of an approved sale, found by its transaction id;
 // an amount of 0 refunds what is left of it.
 func (t *Terminal) Refund(ctx context.Context, origTxnID string, amount int64) (*Result, error) {
