@@ -58,6 +58,9 @@ type Result struct {
 	// NotRecorded is set on an approval the terminal could not record:
 	// the money is taken, and the manager must be told.
 	NotRecorded bool
+	// Reversing is set on a payment that did not go through although the
+	// ledger may have taken the money: its reversal is still being sent.
+	Reversing bool
 	// Reason says why it was declined, as a Reason code.
 	Reason       Reason
 	ApprovalCode string

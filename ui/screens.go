@@ -110,8 +110,12 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 			lines = append(lines, para(k.tr.T("outcome.not_recorded"), sizeMedium, widget.DangerImportance, true))
 		}
 	} else {
+		taken := "outcome.nothing_taken"
+		if r.Reversing {
+			taken = "outcome.reversing"
+		}
 		lines = append(lines, para(k.reasonText(r.Reason), sizeMedium, widget.MediumImportance, true),
-			para(k.tr.T("outcome.nothing_taken"), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
+			para(k.tr.T(taken), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 	}
 	if r.PAN != "" {
 		lines = append(lines, para(strings.TrimSpace(r.Label+"  "+r.PAN), theme.SizeNameSubHeadingText, widget.MediumImportance, false))

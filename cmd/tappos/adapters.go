@@ -190,6 +190,7 @@ func toResult(res *sale.Result) ui.Result {
 	out := ui.Result{
 		Approved: res.Approved(), Offline: r.Offline, ApprovalCode: r.ApprovalCode, TxnID: r.TxnID,
 		Amount: r.Amount, PAN: r.MaskedPAN, Label: r.Label, Kind: ui.Sale,
+		Reversing: r.Status == batch.Reversed && r.Reversal == batch.ReversalPending,
 	}
 	switch r.Type {
 	case batch.Refund:

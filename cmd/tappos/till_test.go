@@ -182,8 +182,8 @@ func TestForwardResolvesPending(t *testing.T) {
 				r.p.t.Host = lateLedger{h}
 				defer func() { r.p.t.Host = h }()
 				res, err := r.charge(t, "visa-credit", 1250)
-				if err != nil || res.Approved {
-					t.Fatalf("sale: %+v, %v; want it declined", res, err)
+				if err != nil || res.Approved || !res.Reversing {
+					t.Fatalf("sale: %+v, %v; want it declined, its reversal pending", res, err)
 				}
 				return res.TxnID
 			},
