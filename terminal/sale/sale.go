@@ -253,6 +253,11 @@ func (t *Terminal) Sale(ctx context.Context, amount int64) (*Result, error) {
 	t.emit(Event{Kind: Processing, TxnID: id, Message: kernel.MsgProcessing})
 	out, kerr := t.Kernel.Run(ctx, card, kernel.Transaction{Amount: amount})
 	card.Close()
+	if ctx.Err() != nil {
+		// Cancelled while the card was read: nothing was sent or stored,
+		// so its cryptogram is never presented and nothing is taken.
+		return &Result{Outcome: out}, fmt.Errorf("sale %s: %w", id, ctx.Err())
+	}
 	// The card has been read: from here on the ledger may take the money,
 	// so a cancel (the cashier's, or a caller's deadline) must not cut the
 	// sale short before its outcome is known and journaled. Each step

@@ -24,6 +24,7 @@ import (
 	"tappos/ledger/api"
 	"tappos/ledger/sqlitestore"
 	"tappos/offline"
+	"tappos/terminal"
 	"tappos/terminal/batch"
 	"tappos/terminal/cardsim"
 	"tappos/terminal/host"
@@ -589,6 +590,31 @@ func TestOfflineConfirmFails(t *testing.T) {
 	}
 }
 
+// cancelOnClose is a reader whose card cancels the sale as it is let go,
+// once the kernel has read it: the cashier's Cancel just then.
+type cancelOnClose struct {
+	terminal.Reader
+	cancel func()
+}
+
+func (r cancelOnClose) WaitCard(ctx context.Context) (terminal.Card, error) {
+	c, err := r.Reader.WaitCard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cancelledCard{c, r.cancel}, nil
+}
+
+type cancelledCard struct {
+	terminal.Card
+	cancel func()
+}
+
+func (c cancelledCard) Close() error {
+	c.cancel()
+	return c.Card.Close()
+}
+
 func TestNoDecision(t *testing.T) {
 	r := newRig(t, &slowHost{})
 	tests := []struct {
@@ -619,6 +645,17 @@ func TestNoDecision(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
+		if _, err := r.t.Sale(ctx, 1250); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("cancelled as the card is read", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		r.t.Reader = cancelOnClose{Reader: r.reader, cancel: cancel}
+		defer func() { r.t.Reader = r.reader }()
+		r.reader.Present(r.cards["visa-credit"])
+		defer r.reader.Remove()
 		if _, err := r.t.Sale(ctx, 1250); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
