@@ -74,7 +74,10 @@ type Reader interface {
 	Name() string
 
 	// WaitCard blocks until a card is in the field and returns a session
-	// with it. If a card is already present, it returns at once. When ctx
+	// with it. If a card is already present, it returns at once, unless it
+	// is the card the previous WaitCard returned and it never left the
+	// field: then WaitCard waits for a fresh presentation, so that a card
+	// left on the reader does not pay for the next sale. When ctx
 	// is done first, it returns ctx.Err() (wrapped). ErrReaderGone reports
 	// that the reader went away while waiting.
 	WaitCard(ctx context.Context) (Card, error)

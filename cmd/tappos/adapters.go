@@ -128,6 +128,22 @@ func (p *till) Charge(ctx context.Context, amount int64, prompt func(kernel.Mess
 	})
 }
 
+// lift asks the shopper to lift a card the last transaction left on the
+// reader, which pays for nothing until presented again, and to present one
+// once it is gone.
+func (p *till) lift(waiting bool) {
+	p.mu.Lock()
+	prompt := p.prompt
+	p.mu.Unlock()
+	switch {
+	case prompt == nil:
+	case waiting:
+		prompt(kernel.MsgRemoveCard)
+	default:
+		prompt(kernel.MsgPresentCard)
+	}
+}
+
 // Refund refunds through the ledger; no card tap is needed because the
 // ledger refunds the original authorization.
 func (p *till) Refund(ctx context.Context, txnID string, amount int64, prompt func(kernel.Message)) (ui.Result, error) {

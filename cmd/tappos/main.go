@@ -159,6 +159,7 @@ func run(o options) error {
 	var (
 		reader    terminal.Reader
 		mem       *memreader.Reader
+		p         *till
 		led       *embeddedLedger
 		key       offline.Key
 		ledgerKey = os.Getenv(ledgerKeyEnv)
@@ -181,7 +182,9 @@ func run(o options) error {
 		if ledgerKey == "" {
 			return fmt.Errorf("set %s to the terminal's ledger API key", ledgerKeyEnv)
 		}
-		if reader, err = pcsc.Open(pcsc.Options{Name: o.reader, AllowVirtual: o.allowVirtual}); err != nil {
+		// p is set before any sale waits for a card.
+		lift := func(waiting bool) { p.lift(waiting) }
+		if reader, err = pcsc.Open(pcsc.Options{Name: o.reader, AllowVirtual: o.allowVirtual, Lift: lift}); err != nil {
 			return err
 		}
 	}
@@ -209,7 +212,7 @@ func run(o options) error {
 	forwarder := &offline.HTTPForwarder{BaseURL: o.ledger, APIKey: ledgerKey}
 	policy := offline.NewPolicy(offline.PolicyConfig{Timeout: 1500 * time.Millisecond, Health: forwarder})
 
-	p := &till{host: client, policy: policy, queue: queue, reader: reader.Name(), pin: o.pin, log: logger,
+	p = &till{host: client, policy: policy, queue: queue, reader: reader.Name(), pin: o.pin, log: logger,
 		syncer: &offline.Syncer{Queue: queue, Forwarder: forwarder, Logger: logger}}
 	if mem != nil {
 		p.afterTap = mem.Remove // the simulated card leaves the field

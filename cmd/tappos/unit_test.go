@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"tappos/emv/kernel"
@@ -159,5 +160,31 @@ func TestSavedSettings(t *testing.T) {
 	}
 	if _, err := loadSettings(path); err == nil {
 		t.Error("broken settings file accepted")
+	}
+}
+
+func TestLift(t *testing.T) {
+	tests := []struct {
+		name    string
+		payment bool // a payment is running, with its prompt
+		waiting bool
+		want    []kernel.Message
+	}{
+		{name: "card left on the reader", payment: true, waiting: true, want: []kernel.Message{kernel.MsgRemoveCard}},
+		{name: "card lifted", payment: true, want: []kernel.Message{kernel.MsgPresentCard}},
+		{name: "no payment running", waiting: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []kernel.Message
+			p := &till{}
+			if tt.payment {
+				p.prompt = func(m kernel.Message) { got = append(got, m) }
+			}
+			p.lift(tt.waiting)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("prompts %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

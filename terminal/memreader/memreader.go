@@ -24,6 +24,9 @@ type Reader struct {
 	gen     uint64        // counts presentations and removals
 	changed chan struct{} // closed and replaced on every change
 	closed  bool
+	// taken is the gen of the presentation WaitCard last returned, or 0:
+	// that card is not handed out again until it leaves the field.
+	taken uint64
 }
 
 // New returns an empty reader with the given name.
@@ -69,16 +72,22 @@ func (r *Reader) changeLocked() {
 func (r *Reader) Name() string { return r.name }
 
 // WaitCard returns a session with the card in the field, waiting for one to
-// be presented if need be.
+// be presented if need be. Like a PC/SC reader, it does not hand out again
+// the card it last returned while that card stays in the field: a fresh
+// Present is needed.
 func (r *Reader) WaitCard(ctx context.Context) (terminal.Card, error) {
 	for {
 		r.mu.Lock()
 		card, gen, changed, closed := r.card, r.gen, r.changed, r.closed
+		fresh := card != nil && gen != r.taken
+		if fresh {
+			r.taken = gen
+		}
 		r.mu.Unlock()
 		switch {
 		case closed:
 			return nil, fmt.Errorf("memreader %q: %w", r.name, terminal.ErrReaderGone)
-		case card != nil:
+		case fresh:
 			return &session{r: r, card: card, gen: gen}, nil
 		}
 		select {

@@ -149,6 +149,27 @@ func TestWaitCard(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("card left in the field", func(t *testing.T) {
+		r := New("mem")
+		r.Present(vpcd.NewCard(atr, func([]byte) ([]byte, error) { return nil, nil }))
+		c, err := r.WaitCard(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		if _, err := r.WaitCard(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("second WaitCard() = %v, want DeadlineExceeded: the card was not presented again", err)
+		}
+		time.AfterFunc(10*time.Millisecond, func() {
+			r.Remove()
+			r.Present(vpcd.NewCard(atr, func([]byte) ([]byte, error) { return nil, nil }))
+		})
+		if _, err := r.WaitCard(t.Context()); err != nil {
+			t.Fatalf("WaitCard() after presenting again = %v", err)
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(10*time.Millisecond, cancel)

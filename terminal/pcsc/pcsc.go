@@ -31,6 +31,12 @@ type Options struct {
 	// demo and tests only. The vpcd driver listens on all network
 	// interfaces, so anyone who can reach its port can present a card.
 	AllowVirtual bool
+
+	// Lift, when set, is called with true when WaitCard finds the card
+	// it last returned still in the field, so the shopper can be asked
+	// to lift it, and with false once it has left. It runs on WaitCard's
+	// goroutine.
+	Lift func(waiting bool)
 }
 
 // IsVirtual reports whether the named reader is a vpcd virtual reader.
@@ -76,6 +82,13 @@ func listReaders(sc *scard.Context) ([]string, error) {
 type Reader struct {
 	sc   *scard.Context
 	name string
+	lift func(waiting bool)
+
+	// used is set while the card WaitCard last returned may still lie
+	// in the field; usedEvents is pcsc-lite's card event count (the
+	// high word of the reader state) at that card's arrival.
+	used       bool
+	usedEvents uint32
 }
 
 var _ terminal.Reader = (*Reader)(nil)
@@ -94,7 +107,7 @@ func Open(opts Options) (*Reader, error) {
 		var name string
 		name, err = pick(names, opts)
 		if err == nil {
-			return &Reader{sc: sc, name: name}, nil
+			return &Reader{sc: sc, name: name, lift: opts.Lift}, nil
 		}
 	}
 	sc.Release()
@@ -140,11 +153,15 @@ func pick(names []string, opts Options) (string, error) {
 func (r *Reader) Name() string { return r.name }
 
 // WaitCard waits for a card with SCardGetStatusChange and connects to it
-// exclusively, with whichever protocol it offers.
+// exclusively, with whichever protocol it offers. A card still in the field
+// since the previous WaitCard returned it is not taken again: it must leave
+// and be presented anew, so a card left on the reader is not charged by the
+// next sale.
 func (r *Reader) WaitCard(ctx context.Context) (terminal.Card, error) {
 	stop := context.AfterFunc(ctx, func() { r.sc.Cancel() })
 	defer stop()
 	rs := []scard.ReaderState{{Reader: r.name, CurrentState: scard.StateUnaware}}
+	lifting := false // Lift(true) was called
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pcsc: waiting for a card on %q: %w", r.name, err)
@@ -161,8 +178,23 @@ func (r *Reader) WaitCard(ctx context.Context) (terminal.Card, error) {
 		switch {
 		case ev&(scard.StateUnknown|scard.StateUnavailable) != 0:
 			return nil, fmt.Errorf("pcsc: waiting for a card on %q: %w", r.name, terminal.ErrReaderGone)
-		case ev&scard.StatePresent == 0, ev&scard.StateMute != 0:
-			// Empty, or a card that did not answer power-up: wait for
+		case ev&scard.StatePresent == 0:
+			r.used = false // the previous card is gone
+			if lifting {
+				lifting = false
+				r.notify(false)
+			}
+			continue
+		case r.used && eventCount(ev) == r.usedEvents:
+			// The previous transaction's card, never lifted:
+			// wait for it to go.
+			if !lifting {
+				lifting = true
+				r.notify(true)
+			}
+			continue
+		case ev&scard.StateMute != 0:
+			// A card that did not answer power-up: wait for
 			// the next change.
 			continue
 		}
@@ -170,9 +202,24 @@ func (r *Reader) WaitCard(ctx context.Context) (terminal.Card, error) {
 		if errors.Is(err, terminal.ErrCardRemoved) {
 			continue // gone before we got to it
 		}
+		if err == nil {
+			r.used, r.usedEvents = true, eventCount(ev)
+		}
 		return c, err
 	}
 }
+
+func (r *Reader) notify(waiting bool) {
+	if r.lift != nil {
+		r.lift(waiting)
+	}
+}
+
+// eventCount is pcsc-lite's count of card arrivals and removals on a reader,
+// which it keeps in the high word of the event state: a card seen with the
+// same count never left the field. A PC/SC service without the count has it
+// always zero, and then only a state seen empty frees the card.
+func eventCount(ev scard.StateFlag) uint32 { return uint32(ev) >> 16 }
 
 func (r *Reader) connect(atr []byte) (*card, error) {
 	sc, err := establish()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,4 +257,72 @@ func benchRoundTrip(b *testing.B, metric string, present func(context.Context, s
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), metric)
+}
+
+// TestWaitCardFreshPresentation: a card left on the reader after one sale is
+// not handed to the next; lifted and presented again, it is.
+func TestWaitCardFreshPresentation(t *testing.T) {
+	slot := pcsctest.Start(t)
+	lifts := make(chan bool, 10)
+	r, err := Open(Options{Name: slot.Reader, AllowVirtual: true, Lift: func(waiting bool) { lifts <- waiting }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	wantLifts := func(t *testing.T, want ...bool) {
+		t.Helper()
+		var got []bool
+		for len(lifts) > 0 {
+			got = append(got, <-lifts)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Lift calls %v, want %v", got, want)
+		}
+	}
+	outer := t
+	remove := slot.Present(t, echoCard())
+	c := waitCard(t, r)
+	c.Close()
+
+	t.Run("left in the field", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*pollInterval)
+		defer cancel()
+		c, err := r.WaitCard(ctx)
+		if err == nil {
+			c.Close()
+			t.Fatal("WaitCard() returned the card left from the previous sale")
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitCard() = %v, want DeadlineExceeded", err)
+		}
+		wantLifts(t, true)
+	})
+	t.Run("presented again", func(t *testing.T) {
+		remove()
+		remove = slot.Present(outer, echoCard()) // stays for the next subtest
+		c := waitCard(t, r)
+		if _, err := c.Transmit(t.Context(), selectPPSE); err != nil {
+			t.Fatal(err)
+		}
+		wantLifts(t) // this wait began with the field empty
+	})
+	t.Run("lifted and presented while waiting", func(t *testing.T) {
+		errc := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			c, err := r.WaitCard(ctx)
+			if err == nil {
+				c.Close()
+			}
+			errc <- err
+		}()
+		time.Sleep(2 * pollInterval) // WaitCard sees the old card first
+		remove()
+		slot.Present(t, echoCard())
+		if err := <-errc; err != nil {
+			t.Fatalf("WaitCard() = %v, want the new card", err)
+		}
+		wantLifts(t, true, false)
+	})
 }
