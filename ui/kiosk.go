@@ -312,6 +312,11 @@ func (k *Kiosk) startTap(pay func(ctx context.Context) (Result, error)) {
 func (k *Kiosk) finish(res Result, err error) {
 	if errors.Is(err, context.Canceled) {
 		// The cashier cancelled: nothing was taken; back to the amount.
+		// A refund's amount is not the next sale's: start afresh.
+		if k.result.Kind == Refund {
+			k.NewSale()
+			return
+		}
 		k.show(ScreenAmount)
 		return
 	}

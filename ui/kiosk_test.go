@@ -167,6 +167,29 @@ func TestCancelTap(t *testing.T) {
 	})
 }
 
+func TestCancelRefund(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, _ string) {
+		h.key(fyne.KeyF2)
+		h.k.Lookup("T0001")
+		h.until("found", func() bool { return h.k.found != nil })
+		h.k.StartRefund("€10.00")
+		c := h.call()
+		h.key(fyne.KeyEscape)
+		<-c.ctx.Done()
+		h.until("amount screen", func() bool { return h.k.Screen() == ScreenAmount })
+		if h.k.Amount() != 0 {
+			t.Fatalf("amount after a cancelled refund = %d, want 0: Charge would sell it", h.k.Amount())
+		}
+		h.tap("amount.charge")
+		h.settle()
+		select {
+		case c := <-h.pay.calls:
+			t.Errorf("Charge after a cancelled refund started a %s of %d", c.kind, c.amount)
+		default:
+		}
+	})
+}
+
 func TestReceipt(t *testing.T) {
 	forLangs(t, func(t *testing.T, h *harness, sfx string) {
 		c := h.charge("1250")
