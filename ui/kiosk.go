@@ -206,8 +206,12 @@ func (k *Kiosk) show(s Screen) {
 	}
 	k.body.Objects = []fyne.CanvasObject{content}
 	k.body.Refresh()
+	// The widget that had the keyboard was on the old content: left
+	// focused, it would take keys meant for this screen.
 	if k.focus != nil {
 		k.win.Canvas().Focus(k.focus)
+	} else {
+		k.win.Canvas().Unfocus()
 	}
 }
 

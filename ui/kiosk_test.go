@@ -190,6 +190,39 @@ func TestCancelRefund(t *testing.T) {
 	})
 }
 
+func TestKeyboardAfterLookup(t *testing.T) {
+	tests := []struct {
+		name  string
+		leave func(h *harness)
+	}{
+		{name: "back with Escape", leave: func(h *harness) { h.key(fyne.KeyEscape) }},
+		{name: "back button", leave: func(h *harness) { h.tap("common.back") }},
+		{name: "after a lookup", leave: func(h *harness) {
+			h.k.Lookup("T0001")
+			h.until("found", func() bool { return h.k.found != nil })
+			h.key(fyne.KeyEscape)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, i18n.English)
+			h.key(fyne.KeyF2)
+			tt.leave(h)
+			if h.k.Screen() != ScreenAmount {
+				t.Fatalf("screen %s, want amount", h.k.Screen())
+			}
+			h.typeKeys("1250")
+			if h.k.Amount() != 1250 {
+				t.Fatalf("typed 1250: keypad amount %d (focused %T)", h.k.Amount(), h.w.Canvas().Focused())
+			}
+			h.key(fyne.KeyReturn)
+			if c := h.call(); c.kind != Sale || c.amount != 1250 {
+				t.Errorf("Enter started a %s of %d, want a sale of 1250", c.kind, c.amount)
+			}
+		})
+	}
+}
+
 func TestReceipt(t *testing.T) {
 	forLangs(t, func(t *testing.T, h *harness, sfx string) {
 		c := h.charge("1250")
