@@ -223,6 +223,48 @@ func TestKeyboardAfterLookup(t *testing.T) {
 	}
 }
 
+func TestRefundAmountTyped(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		note string // the message id shown, or "" for a refund started
+		want int64
+	}{
+		{name: "as prefilled", in: "€25.00", want: 2500},
+		{name: "plain", in: "10.5", want: 1050},
+		{name: "negative", in: "-5", note: "common.amount_format"},
+		{name: "letters", in: "abc5", note: "common.amount_format"},
+		{name: "commas", in: "1,2,3", note: "common.amount_format"},
+		{name: "too many decimals", in: "1.234", note: "common.amount_format"},
+		{name: "more than left", in: "€30.00", note: "lookup.bad_amount"},
+		{name: "zero", in: "0", note: "lookup.bad_amount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, i18n.English)
+			h.key(fyne.KeyF2)
+			h.k.Lookup("T0001")
+			h.until("found", func() bool { return h.k.found != nil })
+			h.k.StartRefund(tt.in)
+			if tt.note == "" {
+				if c := h.call(); c.kind != Refund || c.amount != tt.want {
+					t.Errorf("started a %s of %d, want a refund of %d", c.kind, c.amount, tt.want)
+				}
+				return
+			}
+			h.mustText(h.k.tr.T(tt.note, "Example", "€1,234.50"))
+			if h.k.Screen() != ScreenLookup {
+				t.Errorf("screen %s, want lookup", h.k.Screen())
+			}
+			select {
+			case c := <-h.pay.calls:
+				t.Errorf("started a %s of %d", c.kind, c.amount)
+			default:
+			}
+		})
+	}
+}
+
 func TestReceipt(t *testing.T) {
 	forLangs(t, func(t *testing.T, h *harness, sfx string) {
 		c := h.charge("1250")

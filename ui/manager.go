@@ -276,9 +276,9 @@ func (k *Kiosk) SaveSettings(reader, contactless, cvm, offline, lang string) {
 		in  string
 		out *int64
 	}{{contactless, &s.ContactlessLimit}, {cvm, &s.CVMLimit}, {offline, &s.OfflineLimit}} {
-		v, err := k.parseMoney(f.in)
+		v, err := i18n.ParseAmount(f.in, k.opt.Currency)
 		if err != nil {
-			k.note = k.tr.T("settings.bad_amount")
+			k.note = k.tr.T("settings.bad_amount") + " " + k.amountFormat()
 			k.redraw()
 			return
 		}

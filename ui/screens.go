@@ -261,9 +261,16 @@ func (k *Kiosk) StartRefund(amountText string) {
 	if t == nil || k.busy {
 		return
 	}
-	amount, err := k.parseMoney(amountText)
-	if err != nil || amount <= 0 || amount > t.Amount-t.Refunded {
-		k.note = k.tr.T("lookup.bad_amount")
+	amount, err := i18n.ParseAmount(amountText, k.opt.Currency)
+	bad := ""
+	switch {
+	case err != nil:
+		bad = k.amountFormat()
+	case amount <= 0 || amount > t.Amount-t.Refunded:
+		bad = k.tr.T("lookup.bad_amount")
+	}
+	if bad != "" {
+		k.note = bad
 		k.redraw()
 		return
 	}
@@ -292,11 +299,10 @@ func (k *Kiosk) StartVoid() {
 	})
 }
 
-// parseMoney reads an amount typed in major units, with or without the
-// currency symbol.
-func (k *Kiosk) parseMoney(s string) (int64, error) {
-	s = strings.TrimLeftFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9') && r != '.' })
-	return i18n.ParseAmount(s, k.opt.Currency)
+// amountFormat says how to type an amount the kiosk could not read, with
+// an example in the kiosk's currency.
+func (k *Kiosk) amountFormat() string {
+	return k.tr.T("common.amount_format", "Example", k.money(123450))
 }
 
 // OpenManager asks for the manager's PIN.

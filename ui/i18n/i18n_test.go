@@ -41,31 +41,60 @@ func TestMoney(t *testing.T) {
 
 func TestParseAmount(t *testing.T) {
 	jpy, _ := CurrencyByAlpha("jpy")
+	cny, _ := CurrencyByAlpha("cny")
+	kwd := Currency{"KWD", 414, 3} // not in the table: no symbol but its code
 	tests := []struct {
+		name string
 		in   string
 		cur  Currency
 		want int64
 		err  bool
 	}{
-		{"12.50", eur, 1250, false},
-		{"12.5", eur, 1250, false},
-		{"12", eur, 1200, false},
-		{".5", eur, 50, false},
-		{"1,234.56", eur, 123456, false},
-		{" 7 ", eur, 700, false},
-		{"1200", jpy, 1200, false},
-		{"12.", eur, 1200, false},
-		{"", eur, 0, true},
-		{".", eur, 0, true},
-		{"1.234", eur, 0, true},
-		{"12.5", jpy, 0, true},
-		{"-1", eur, 0, true},
-		{"1e3", eur, 0, true},
-		{"9999999999.99", eur, 999999999999, false},
-		{"10000000000.00", eur, 0, true},
+		{"two decimals", "12.50", eur, 1250, false},
+		{"one decimal", "12.5", eur, 1250, false},
+		{"whole", "12", eur, 1200, false},
+		{"decimals only", ".5", eur, 50, false},
+		{"trailing dot", "12.", eur, 1200, false},
+		{"grouped", "1,234.56", eur, 123456, false},
+		{"grouped twice", "1,234,567", eur, 123456700, false},
+		{"spaces around", " 7 ", eur, 700, false},
+		{"euro symbol", "€12.50", eur, 1250, false},
+		{"code", "EUR 12.50", eur, 1250, false},
+		{"yen whole", "1200", jpy, 1200, false},
+		{"yen as written in English", "¥1,200", jpy, 1200, false},
+		{"yen as written in Chinese", "JP¥1,200", jpy, 1200, false},
+		{"yuan as written in English", "CN¥12.50", cny, 1250, false},
+		{"yuan as written in Chinese", "¥12.50", cny, 1250, false},
+		{"three decimals", "1.234", kwd, 1234, false},
+		{"three-decimal code", "KWD 0.5", kwd, 500, false},
+		{"largest", "9999999999.99", eur, 999999999999, false},
+
+		{"empty", "", eur, 0, true},
+		{"dot only", ".", eur, 0, true},
+		{"symbol only", "€", eur, 0, true},
+		{"negative", "-5", eur, 0, true},
+		{"negative after symbol", "€-5", eur, 0, true},
+		{"plus sign", "+5", eur, 0, true},
+		{"letters first", "abc5", eur, 0, true},
+		{"letters after", "5abc", eur, 0, true},
+		{"another currency's symbol", "$5", eur, 0, true},
+		{"symbol twice", "€€5", eur, 0, true},
+		{"commas anywhere", "1,2,3", eur, 0, true},
+		{"decimal comma", "12,50", eur, 0, true},
+		{"leading comma", ",123", eur, 0, true},
+		{"first group too long", "1234,567", eur, 0, true},
+		{"comma in decimals", "1.2,3", eur, 0, true},
+		{"two dots", "1.2.3", eur, 0, true},
+		{"too many decimals", "1.234", eur, 0, true},
+		{"yen decimals", "12.5", jpy, 0, true},
+		{"too many of three decimals", "1.2345", kwd, 0, true},
+		{"exponent", "1e3", eur, 0, true},
+		{"space inside", "1 234", eur, 0, true},
+		{"full-width digits", "１２", eur, 0, true},
+		{"too large", "10000000000.00", eur, 0, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseAmount(tt.in, tt.cur)
 			if tt.err {
 				if !errors.Is(err, ErrAmount) {

@@ -114,27 +114,80 @@ var ErrAmount = errors.New("invalid amount")
 // maxMinor keeps amounts within EMV's n12 amount field.
 const maxMinor = 999_999_999_999
 
-// ParseAmount reads a decimal amount such as "12.5", "12.50" or "1,200"
-// in major units into minor units of cur, without floating point.
+// ParseAmount reads an amount typed in major units of cur, strictly:
+// digits, grouped by thousands with commas or not at all ("1,234" or
+// "1234"), then at most cur.Exponent decimals after a single '.'. The
+// currency's symbol as Money writes it in any language, or its
+// alphabetic code, may come first. Anything else (a sign, letters,
+// commas out of place) is ErrAmount: a typo must not become another
+// amount.
 func ParseAmount(s string, cur Currency) (int64, error) {
-	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" && frac == "" || len(frac) > cur.Exponent || hasDot && cur.Exponent == 0 {
-		return 0, fmt.Errorf("%w: %q", ErrAmount, s)
+	num := strings.TrimSpace(trimSymbol(strings.TrimSpace(s), cur))
+	whole, frac, hasDot := strings.Cut(num, ".")
+	switch {
+	case whole == "" && frac == "":
+		return 0, fmt.Errorf("%w %q: no digits", ErrAmount, s)
+	case hasDot && cur.Exponent == 0:
+		return 0, fmt.Errorf("%w %q: %s has no decimals", ErrAmount, s, cur.Alpha)
+	case !allDigits(frac):
+		return 0, fmt.Errorf("%w %q: not a number", ErrAmount, s)
+	case len(frac) > cur.Exponent:
+		return 0, fmt.Errorf("%w %q: more than %d decimals", ErrAmount, s, cur.Exponent)
 	}
-	frac += strings.Repeat("0", cur.Exponent-len(frac))
-	digits := whole + frac
+	whole, ok := ungroup(whole)
+	if !ok {
+		return 0, fmt.Errorf("%w %q: not a number", ErrAmount, s)
+	}
+	digits := whole + frac + strings.Repeat("0", cur.Exponent-len(frac))
 	if len(digits) > 12 {
-		return 0, fmt.Errorf("%w: too large", ErrAmount)
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return 0, fmt.Errorf("%w: %q", ErrAmount, s)
-		}
+		return 0, fmt.Errorf("%w %q: too large", ErrAmount, s)
 	}
 	v, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || v > maxMinor {
-		return 0, fmt.Errorf("%w: %q", ErrAmount, s)
+		return 0, fmt.Errorf("%w %q: too large", ErrAmount, s)
 	}
 	return v, nil
+}
+
+// trimSymbol removes one leading symbol or code of cur, longest first so
+// that "CN¥" is not read as "¥".
+func trimSymbol(s string, cur Currency) string {
+	prefixes := []string{cur.Alpha}
+	for _, c := range currencies {
+		if c.Numeric == cur.Numeric {
+			prefixes = append(prefixes, strings.TrimSpace(c.en), strings.TrimSpace(c.zh))
+		}
+	}
+	best := ""
+	for _, p := range prefixes {
+		if p != "" && strings.HasPrefix(s, p) && len(p) > len(best) {
+			best = p
+		}
+	}
+	return s[len(best):]
+}
+
+// ungroup checks the digits before the decimal point, either plain or in
+// comma-separated groups of three after a first group of one to three,
+// and returns them without the commas.
+func ungroup(s string) (string, bool) {
+	groups := strings.Split(s, ",")
+	for i, g := range groups {
+		switch {
+		case !allDigits(g),
+			len(groups) > 1 && i == 0 && (len(g) == 0 || len(g) > 3),
+			i > 0 && len(g) != 3:
+			return "", false
+		}
+	}
+	return strings.Join(groups, ""), true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
