@@ -31,12 +31,16 @@ type fakePayments struct {
 	calls chan *payCall
 	txns  map[string]Txn
 	voids []string
+	// voidFail, when set, is what Void returns.
+	voidFail *payReply
 }
 
 func newFakePayments() *fakePayments {
 	return &fakePayments{calls: make(chan *payCall, 1), txns: map[string]Txn{
 		"T0001": {ID: "T0001", Kind: Sale, Amount: 2500, PAN: "476173******0119", Label: "VISA CREDIT",
 			ApprovalCode: "A1B2C3", Time: time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC), Voidable: true},
+		"T0009": {ID: "T0009", Kind: Sale, Amount: 1200, PAN: "541333******0345", Label: "MASTERCARD",
+			Time: time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC), Voidable: true, NotSynced: true},
 	}}
 }
 
@@ -61,6 +65,9 @@ func (f *fakePayments) Refund(ctx context.Context, id string, amount int64, prom
 
 func (f *fakePayments) Void(_ context.Context, id string) (Result, error) {
 	f.voids = append(f.voids, id)
+	if f.voidFail != nil {
+		return f.voidFail.res, f.voidFail.err
+	}
 	t := f.txns[id]
 	return Result{Approved: true, Kind: Void, TxnID: id, Amount: t.Amount, PAN: t.PAN, Label: t.Label}, nil
 }

@@ -324,6 +324,9 @@ func (k *Kiosk) finish(res Result, err error) {
 		k.show(ScreenAmount)
 		return
 	}
+	if res.Kind == "" {
+		res.Kind = k.result.Kind // a failure's empty result: still a refund or void
+	}
 	k.result, k.failure = res, err
 	if err != nil || !res.Approved {
 		k.result.Approved = false

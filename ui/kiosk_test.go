@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
 
 	"tappos/emv/kernel"
 	"tappos/ui/i18n"
@@ -263,6 +265,85 @@ func TestRefundAmountTyped(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRefundVoidWording(t *testing.T) {
+	errLedger := errors.New("ledger unavailable")
+	tests := []struct {
+		name     string
+		void     bool
+		reply    payReply
+		want     []string // message ids shown
+		wantNone []string // message ids not shown
+	}{
+		{name: "refund with the ledger down", reply: payReply{Result{Reason: ReasonLedgerUnavailable}, errLedger},
+			want:     []string{"outcome.not_completed", "reason.ledger_unavailable"},
+			wantNone: []string{"reason.communication", "outcome.nothing_taken", "outcome.nothing_refunded"}},
+		{name: "refund failed", reply: payReply{Result{Reason: ReasonCommunication}, errors.New("disk full")},
+			want: []string{"outcome.not_completed", "outcome.nothing_refunded"}, wantNone: []string{"outcome.nothing_taken"}},
+		{name: "refund declined", reply: payReply{Result{Kind: Refund, Amount: 1000, Reason: "ledger refused the request"}, nil},
+			want: []string{"outcome.declined", "outcome.nothing_refunded"}, wantNone: []string{"outcome.nothing_taken"}},
+		{name: "void with the ledger down", void: true, reply: payReply{Result{Reason: ReasonLedgerUnavailable}, errLedger},
+			want:     []string{"outcome.not_completed", "reason.ledger_unavailable"},
+			wantNone: []string{"reason.communication", "outcome.nothing_taken", "outcome.nothing_voided"}},
+		{name: "void declined", void: true, reply: payReply{Result{Kind: Void, Amount: 2500, Reason: "too late"}, nil},
+			want: []string{"outcome.declined", "outcome.nothing_voided"}, wantNone: []string{"outcome.nothing_taken"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forLangs(t, func(t *testing.T, h *harness, _ string) {
+				h.key(fyne.KeyF2)
+				h.k.Lookup("T0001")
+				h.until("found", func() bool { return h.k.found != nil })
+				if tt.void {
+					h.pay.voidFail = &tt.reply
+					h.key(fyne.KeyF6)
+					h.until("declined", func() bool { return h.k.Screen() == ScreenDeclined })
+				} else {
+					h.k.StartRefund("€10.00")
+					c := h.call()
+					h.mustText(h.k.tr.T("tap.refunding"))
+					if h.hasText(h.k.tr.T("tap.present")) || h.hasText(")))") {
+						t.Error("the refund screen asks for a card")
+					}
+					h.answer(c, tt.reply.res, tt.reply.err, ScreenDeclined)
+				}
+				for _, id := range tt.want {
+					h.mustText(h.k.tr.T(id))
+				}
+				for _, id := range tt.wantNone {
+					if h.hasText(h.k.tr.T(id)) {
+						t.Errorf("shows %q", h.k.tr.T(id))
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestNotSyncedSale(t *testing.T) {
+	forLangs(t, func(t *testing.T, h *harness, _ string) {
+		h.key(fyne.KeyF2)
+		h.k.Lookup("T0009")
+		h.until("found", func() bool { return h.k.found != nil })
+		h.mustText(h.k.tr.T("reason.not_synced"))
+		for _, id := range []string{"lookup.refund", "lookup.void"} {
+			label := h.k.tr.T(id)
+			for _, o := range h.objects() {
+				if b, ok := o.(*widget.Button); ok && b.Visible() && strings.HasPrefix(b.Text, label) {
+					t.Errorf("button %q offered for a sale not synced yet", b.Text)
+				}
+			}
+		}
+		h.key(fyne.KeyF5)
+		h.key(fyne.KeyF6)
+		h.k.StartRefund("€12.00")
+		h.k.StartVoid()
+		h.settle()
+		if len(h.pay.voids) > 0 || len(h.pay.calls) > 0 || h.k.Screen() != ScreenLookup {
+			t.Errorf("refund or void started: voids %v, screen %s", h.pay.voids, h.k.Screen())
+		}
+	})
 }
 
 func TestReceipt(t *testing.T) {

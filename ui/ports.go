@@ -104,6 +104,10 @@ const (
 	ReasonNoReader        Reason = "no_reader"
 	ReasonCommunication   Reason = "communication"
 	ReasonNoPINEntry      Reason = "pin_unavailable" // the card wants a PIN; the till has no PIN pad
+	// The ledger did not answer a refund or void, which is kept and sent
+	// again: neither "nothing happened" nor a card problem.
+	ReasonLedgerUnavailable Reason = "ledger_unavailable"
+	ReasonNotSynced         Reason = "not_synced" // an offline sale the ledger does not have yet
 )
 
 // Txn is a transaction found by Lookup, for refund and void.
@@ -119,6 +123,9 @@ type Txn struct {
 	Voided       bool
 	// Voidable is set while the transaction's batch is open.
 	Voidable bool
+	// NotSynced is set for a sale approved offline that has not reached
+	// the ledger yet: it can be neither refunded nor voided until then.
+	NotSynced bool
 }
 
 // Status is a source of the kiosk's status bar.

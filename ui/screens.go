@@ -65,15 +65,19 @@ func (k *Kiosk) tapScreen() fyne.CanvasObject {
 		id = "tap.processing"
 	}
 	title := "tap.title_sale"
+	middle := []fyne.CanvasObject{layout.NewSpacer(), text(")))", 96, colPrimary, true)}
 	if k.result.Kind == Refund {
-		title = "tap.title_refund"
+		// The ledger refunds the original authorization: no card is
+		// tapped, so no tap symbol and no reader messages.
+		title, id = "tap.title_refund", "tap.refunding"
+		middle = middle[:1]
 	}
 	msg := para(k.tr.T(id), sizeLarge, widget.WarningImportance, true)
 	return container.NewBorder(
 		container.NewVBox(text(k.tr.T(title), 24, colMuted, false), text(k.money(k.Amount()), 64, colForeground, true)),
 		touch(k.button("tap.cancel", fyne.KeyEscape, k.Cancel), 0, 72),
 		nil, nil,
-		container.NewVBox(layout.NewSpacer(), text(")))", 96, colPrimary, true), msg, layout.NewSpacer()),
+		container.NewVBox(append(middle, msg, layout.NewSpacer())...),
 	)
 }
 
@@ -110,12 +114,10 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 			lines = append(lines, para(k.tr.T("outcome.not_recorded"), sizeMedium, widget.DangerImportance, true))
 		}
 	} else {
-		taken := "outcome.nothing_taken"
-		if r.Reversing {
-			taken = "outcome.reversing"
+		lines = append(lines, para(k.reasonText(r.Reason), sizeMedium, widget.MediumImportance, true))
+		if nothing := nothingDone(r); nothing != "" {
+			lines = append(lines, para(k.tr.T(nothing), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 		}
-		lines = append(lines, para(k.reasonText(r.Reason), sizeMedium, widget.MediumImportance, true),
-			para(k.tr.T(taken), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
 	}
 	if r.PAN != "" {
 		lines = append(lines, para(strings.TrimSpace(r.Label+"  "+r.PAN), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
@@ -133,6 +135,22 @@ func (k *Kiosk) outcomeScreen() fyne.CanvasObject {
 		container.NewBorder(nil, container.NewGridWithColumns(len(buttons), buttons...), nil, nil,
 			container.NewVBox(append(append([]fyne.CanvasObject{layout.NewSpacer()}, lines...), layout.NewSpacer())...)),
 	)
+}
+
+// nothingDone names the message saying what did not happen to the money
+// when r did not go through, or "" when the reason says it already.
+func nothingDone(r Result) string {
+	switch {
+	case r.Reason == ReasonLedgerUnavailable:
+		return "" // kept and sent again: it may yet go through
+	case r.Reversing:
+		return "outcome.reversing" // the ledger may hold money until then
+	case r.Kind == Refund:
+		return "outcome.nothing_refunded"
+	case r.Kind == Void:
+		return "outcome.nothing_voided"
+	}
+	return "outcome.nothing_taken"
 }
 
 // reasonText explains a decline in plain words.
@@ -213,10 +231,13 @@ func (k *Kiosk) lookupScreen() fyne.CanvasObject {
 		refund := k.newEntry("")
 		refund.SetText(k.tr.Money(t.Amount-t.Refunded, k.opt.Currency))
 		items = append(items, container.NewBorder(nil, nil, widget.NewLabel(k.tr.T("lookup.refund_amount")), nil, touch(refund, 0, 56)))
-		if t.Amount-t.Refunded > 0 && !t.Voided {
+		if t.NotSynced {
+			items = append(items, para(k.reasonText(ReasonNotSynced), theme.SizeNameSubHeadingText, widget.WarningImportance, true))
+		}
+		if t.Amount-t.Refunded > 0 && !t.Voided && !t.NotSynced {
 			actions = append(actions, touch(k.button("lookup.refund", fyne.KeyF5, func() { k.StartRefund(refund.Text) }), 0, 72))
 		}
-		if t.Voidable && !t.Voided {
+		if t.Voidable && !t.Voided && !t.NotSynced {
 			actions = append(actions, touch(k.button("lookup.void", fyne.KeyF6, k.StartVoid), 0, 72))
 		}
 	}
@@ -255,10 +276,10 @@ func (k *Kiosk) Lookup(ref string) {
 }
 
 // StartRefund refunds the amount typed (in major units, e.g. "5.00" or
-// "€5.00") of the transaction found, on a card the customer taps.
+// "€5.00") of the transaction found, to the card it was paid with.
 func (k *Kiosk) StartRefund(amountText string) {
 	t := k.found
-	if t == nil || k.busy {
+	if t == nil || k.busy || t.NotSynced {
 		return
 	}
 	amount, err := i18n.ParseAmount(amountText, k.opt.Currency)
@@ -286,10 +307,11 @@ func (k *Kiosk) StartRefund(amountText string) {
 // StartVoid voids the transaction found.
 func (k *Kiosk) StartVoid() {
 	t := k.found
-	if t == nil || k.busy || !t.Voidable {
+	if t == nil || k.busy || !t.Voidable || t.NotSynced {
 		return
 	}
 	id := t.ID
+	k.result, k.failure = Result{Kind: Void}, nil
 	k.digits = fmt.Sprint(t.Amount)
 	k.note = k.tr.T("common.loading")
 	k.redraw()

@@ -186,7 +186,8 @@ func (p *till) Lookup(ctx context.Context, ref string) (ui.Txn, error) {
 		return ui.Txn{}, err
 	}
 	t := ui.Txn{ID: r.TxnID, Kind: ui.Sale, Amount: r.Amount, PAN: r.MaskedPAN, Label: r.Label,
-		ApprovalCode: r.ApprovalCode, Time: r.Created, Voided: r.Status == batch.Voided}
+		ApprovalCode: r.ApprovalCode, Time: r.Created, Voided: r.Status == batch.Voided,
+		NotSynced: r.Status == batch.OfflineApproved && r.AuthorizationID == ""}
 	refunded := false
 	for _, x := range related {
 		if x.Type == batch.Refund && (x.Status == batch.Approved || x.Status == batch.Pending) {
@@ -264,8 +265,12 @@ func reasonOfErr(err error) ui.Reason {
 		return ui.ReasonNotAllowed
 	case errors.Is(err, sale.ErrNotPossible):
 		return ui.ReasonTryAnotherCard
+	case errors.Is(err, sale.ErrNotSynced):
+		return ui.ReasonNotSynced
 	case errors.Is(err, sale.ErrNotRefundable):
 		return ui.ReasonAlreadyRefunded
+	case errors.Is(err, sale.ErrHostUnavailable):
+		return ui.ReasonLedgerUnavailable
 	case errors.Is(err, context.Canceled):
 		return ui.ReasonCancelled
 	}

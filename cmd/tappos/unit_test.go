@@ -55,6 +55,8 @@ func TestReasonOfErr(t *testing.T) {
 		{"not_allowed", fmt.Errorf("sale x: %w: %w", sale.ErrNotPossible, kernel.ErrNotAllowed), ui.ReasonNotAllowed},
 		{"not_possible", fmt.Errorf("sale x: %w: %w", sale.ErrNotPossible, kernel.ErrNoApplication), ui.ReasonTryAnotherCard},
 		{"refunded", sale.ErrNotRefundable, ui.ReasonAlreadyRefunded},
+		{"not_synced", fmt.Errorf("x: %w: %w", sale.ErrNotRefundable, sale.ErrNotSynced), ui.ReasonNotSynced},
+		{"ledger_unavailable", fmt.Errorf("refund x: %w: %w", sale.ErrHostUnavailable, errors.New("timeout")), ui.ReasonLedgerUnavailable},
 		{"cancelled", context.Canceled, ui.ReasonCancelled},
 		{"reader_gone", fmt.Errorf("sale x: waiting for a card: %w", terminal.ErrReaderGone), ui.ReasonNoReader},
 		{"other", errors.New("disk full"), ui.ReasonCommunication},

@@ -125,6 +125,10 @@ var (
 	// ErrNotRecorded: the sale was approved, so the money is taken, but
 	// the journal could not record it; the result carries the approval.
 	ErrNotRecorded = errors.New("approved but not recorded in the journal")
+	// ErrNotSynced: the sale, approved offline, has not reached the
+	// ledger yet, which has nothing to refund or void until it does. It
+	// comes with ErrNotRefundable.
+	ErrNotSynced = errors.New("sale not synced to the ledger yet")
 )
 
 // ReasonNoPINEntry is the reason of a sale declined because the card's
@@ -734,7 +738,7 @@ func (t *Terminal) refundable(ctx context.Context, txnID string) (batch.Record, 
 	case orig.Type != batch.Purchase || !(orig.Status == batch.Approved || orig.Status == batch.OfflineApproved):
 		return orig, fmt.Errorf("%s is a %s %s: %w", txnID, orig.Status, orig.Type, ErrNotRefundable)
 	case orig.AuthorizationID == "":
-		return orig, fmt.Errorf("%s has not reached the ledger yet (offline, not synced): %w", txnID, ErrNotRefundable)
+		return orig, fmt.Errorf("%s: %w: %w", txnID, ErrNotRefundable, ErrNotSynced)
 	case t.Host == nil:
 		return orig, fmt.Errorf("%s: %w: no ledger configured", txnID, ErrNotRefundable)
 	}
