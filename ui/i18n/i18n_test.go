@@ -12,6 +12,7 @@ var eur = Currency{"EUR", 978, 2}
 func TestMoney(t *testing.T) {
 	jpy, _ := CurrencyByAlpha("JPY")
 	cny, _ := CurrencyByNumeric(156)
+	hkd, _ := CurrencyByNumeric(344)
 	tests := []struct {
 		name  string
 		lang  Lang
@@ -27,6 +28,7 @@ func TestMoney(t *testing.T) {
 		{"yen_zh", Chinese, 1200, jpy, "JP¥1,200"},
 		{"yuan_en", English, 1999, cny, "CN¥19.99"},
 		{"yuan_zh", Chinese, 1999, cny, "¥19.99"},
+		{"hk_dollar", English, 123450, hkd, "HK$1,234.50"},
 		{"unknown", English, 100, Currency{"XTS", 963, 2}, "XTS 1.00"},
 		{"min_int64", English, math.MinInt64, eur, "-€92,233,720,368,547,758.08"},
 	}

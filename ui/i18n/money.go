@@ -27,6 +27,9 @@ var currencies = []struct {
 	{Currency{"CHF", 756, 2}, "CHF ", "CHF "},
 	{Currency{"CNY", 156, 2}, "CN¥", "¥"},
 	{Currency{"JPY", 392, 0}, "¥", "JP¥"},
+	// Receipts print Hong Kong dollars (terminal/receipt); a shop in HKD
+	// must be able to start the kiosk too.
+	{Currency{"HKD", 344, 2}, "HK$", "HK$"},
 }
 
 // ErrCurrency reports a currency the kiosk does not know.
