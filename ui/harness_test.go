@@ -34,6 +34,7 @@ type harness struct {
 	mgr     *fakeManager
 	printer *fakePrinter
 	sound   *fakeSounder
+	now     time.Time // the kiosk's clock; tests move it
 }
 
 func newHarness(t *testing.T, lang i18n.Lang) *harness {
@@ -51,11 +52,13 @@ func newHarness(t *testing.T, lang i18n.Lang) *harness {
 				Lines: []ReconLine{{Matched, "T0001", 2500, 2500}, {Matched, "T0002", 2050, 2050}, {Matched, "T0003", -500, -500}}},
 		},
 		printer: &fakePrinter{}, sound: &fakeSounder{},
+		now: time.Date(2026, 11, 26, 15, 42, 0, 0, time.UTC),
 	}
 	h.w = test.NewTempWindow(t, nil)
 	h.w.Resize(fyne.NewSize(1024, 768))
 	h.k = New(h.w, Options{Payments: h.pay, Status: h.status, Manager: h.mgr, Printer: h.printer, Sounder: h.sound,
-		Currency: eur, Lang: lang, Do: func(f func()) { h.do <- f }})
+		Currency: eur, Lang: lang, Do: func(f func()) { h.do <- f },
+		Now: func() time.Time { return h.now }})
 	t.Cleanup(h.k.Close)
 	h.k.RefreshStatus()
 	h.settle()

@@ -58,7 +58,20 @@ type Options struct {
 	Side fyne.CanvasObject
 	// Timeout bounds each reader or network call; 60 s when zero.
 	Timeout time.Duration
+	// Now is the clock for the manager PIN's lockout; time.Now when nil.
+	Now func() time.Time
+	// PINHint is shown on the PIN screen, e.g. the demo's PIN; empty
+	// outside demo mode.
+	PINHint string
 }
+
+// PIN lockout: after maxPINTries wrong PINs in a row the manager screen
+// stays shut for pinLockout, so a customer cannot guess a 4-digit PIN
+// at the counter.
+const (
+	maxPINTries = 5
+	pinLockout  = 5 * time.Minute
+)
 
 // maxDigits bounds the keypad amount (9,999,999.99 in a 2-decimal
 // currency), far below EMV's n12 limit.
@@ -79,6 +92,9 @@ type Kiosk struct {
 	page   Page
 	digits string // keypad amount, minor units
 	pin    string
+
+	pinFails    int       // wrong PINs in a row
+	pinLockedTo time.Time // the manager screen is shut until then
 
 	// the transaction on screen
 	busy    bool
@@ -115,6 +131,9 @@ func New(w fyne.Window, opt Options) *Kiosk {
 	}
 	if opt.Lang == "" {
 		opt.Lang = i18n.English
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	k := &Kiosk{win: w, opt: opt}
 	k.body = container.NewStack()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
@@ -450,7 +451,7 @@ func TestManagerPIN(t *testing.T) {
 		}
 		h.typeKeys("9999")
 		h.key(fyne.KeyReturn)
-		h.mustText(h.k.tr.T("pin.wrong"))
+		h.mustText(h.k.tr.T("pin.wrong_left", "Left", maxPINTries-1))
 		h.golden("pin_wrong" + sfx)
 		h.checkTouchTargets()
 		for _, d := range "1234" {
@@ -466,6 +467,47 @@ func TestManagerPIN(t *testing.T) {
 			t.Errorf("Esc on manager: screen %s", h.k.Screen())
 		}
 	})
+}
+
+// TestManagerPINLockout checks that wrong PINs shut the manager screen
+// for a while, even to the right PIN, and that it opens again later.
+func TestManagerPINLockout(t *testing.T) {
+	tests := []struct {
+		name  string
+		wrong int
+		after time.Duration
+		open  bool
+	}{
+		{"one_short_of_lockout", maxPINTries - 1, 0, true},
+		{"locked", maxPINTries, time.Minute, false},
+		{"locked_until_the_end", maxPINTries, pinLockout - time.Second, false},
+		{"open_again", maxPINTries, pinLockout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, i18n.English)
+			h.k.OpenManager()
+			for range tt.wrong {
+				h.typeKeys("9999")
+				h.k.SubmitPIN()
+			}
+			locked := h.k.tr.T("pin.locked", "Time", h.now.Add(pinLockout).Local().Format("15:04"))
+			if tt.wrong >= maxPINTries {
+				h.mustText(locked)
+			}
+			h.now = h.now.Add(tt.after)
+			h.k.NewSale()
+			h.k.OpenManager()
+			if !tt.open {
+				h.mustText(locked)
+			}
+			h.typeKeys("1234")
+			h.k.SubmitPIN()
+			if got := h.k.Screen() == ScreenManager; got != tt.open {
+				t.Fatalf("right PIN after %d wrong and %v: manager open %v, want %v", tt.wrong, tt.after, got, tt.open)
+			}
+		})
+	}
 }
 
 // manager opens the manager screen with the right PIN.

@@ -333,7 +333,18 @@ func (k *Kiosk) OpenManager() {
 		return
 	}
 	k.pin, k.note = "", ""
+	if k.pinLocked() {
+		k.note = k.lockedNote()
+	}
 	k.show(ScreenPIN)
+}
+
+// pinLocked reports whether too many wrong PINs have shut the manager
+// screen for now.
+func (k *Kiosk) pinLocked() bool { return k.opt.Now().Before(k.pinLockedTo) }
+
+func (k *Kiosk) lockedNote() string {
+	return k.tr.T("pin.locked", "Time", k.pinLockedTo.Local().Format("15:04"))
 }
 
 func (k *Kiosk) pinScreen() fyne.CanvasObject {
@@ -341,7 +352,11 @@ func (k *Kiosk) pinScreen() fyne.CanvasObject {
 	if dots == "" {
 		dots = " "
 	}
-	items := []fyne.CanvasObject{text(k.tr.T("pin.title"), 28, colForeground, true), text(dots, 48, colForeground, true)}
+	items := []fyne.CanvasObject{text(k.tr.T("pin.title"), 28, colForeground, true)}
+	if k.opt.PINHint != "" {
+		items = append(items, text(k.tr.T("pin.demo_hint", "PIN", k.opt.PINHint), 20, colForeground, false))
+	}
+	items = append(items, text(dots, 48, colForeground, true))
 	if k.note != "" {
 		items = append(items, para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true))
 	}
@@ -359,11 +374,23 @@ func (k *Kiosk) SubmitPIN() {
 	}
 	pin := k.pin
 	k.pin = ""
-	if !k.opt.Manager.CheckPIN(pin) {
-		k.note = k.tr.T("pin.wrong")
+	if k.pinLocked() {
+		k.note = k.lockedNote()
 		k.redraw()
 		return
 	}
+	if !k.opt.Manager.CheckPIN(pin) {
+		k.pinFails++
+		k.note = k.tr.T("pin.wrong_left", "Left", maxPINTries-k.pinFails)
+		if k.pinFails >= maxPINTries {
+			k.pinFails = 0
+			k.pinLockedTo = k.opt.Now().Add(pinLockout)
+			k.note = k.lockedNote()
+		}
+		k.redraw()
+		return
+	}
+	k.pinFails = 0
 	k.note, k.page = "", ""
 	k.settings = k.opt.Manager.Settings()
 	k.show(ScreenManager)

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -47,6 +49,12 @@ import (
 // ledgerKeyEnv holds the terminal's ledger API key outside demo mode, so
 // it stays out of the process list.
 const ledgerKeyEnv = "TAPPOS_LEDGER_KEY"
+
+// managerPINEnv holds the manager PIN, for the same reason.
+const managerPINEnv = "TAPPOS_MANAGER_PIN"
+
+// demoPIN is the manager PIN in demo mode when none is given.
+const demoPIN = "1234"
 
 // start is when the process began, for the first-frame benchmark.
 var start = time.Now()
@@ -75,7 +83,7 @@ func main() {
 	flag.StringVar(&o.config, "config", "testdata/terminal/cn-shop.json", "terminal configuration (emv/kernel)")
 	flag.StringVar(&o.data, "data", "", "directory for the journal, the offline queue, the display log and receipts (default: a temporary directory)")
 	flag.StringVar(&o.lang, "lang", "", "language: en or zh-Hans (default: the system's)")
-	flag.StringVar(&o.pin, "pin", "1234", "manager PIN")
+	flag.StringVar(&o.pin, "pin", "", "manager PIN; visible in the process list, prefer $"+managerPINEnv+" (default in --demo: "+demoPIN+")")
 	flag.StringVar(&o.printer, "printer", "", "ESC/POS printer device or file (default: receipts.escpos in the data directory)")
 	flag.StringVar(&o.ledger, "ledger", "", "ledger URL, without --demo (API key in "+ledgerKeyEnv+")")
 	flag.StringVar(&o.reader, "reader", "", "PC/SC reader name or part of it, without --demo (default: the first)")
@@ -86,7 +94,7 @@ func main() {
 	flag.StringVar(&o.bench, "bench", "", "measure (first-frame or tap) and print the figure, then exit")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: tappos --demo [--kiosk] [--lang zh-Hans]\n"+
-			"       tappos --data DIR --ledger URL [--reader NAME] [--terminal-key FILE] [--kiosk]\n\n"+
+			"       "+managerPINEnv+"=PIN "+ledgerKeyEnv+"=KEY tappos --data DIR --ledger URL [--reader NAME] [--terminal-key FILE] [--kiosk]\n\n"+
 			"Example: tappos --demo --lang zh-Hans   # try a sale with the simulate-tap panel\n\n")
 		flag.PrintDefaults()
 	}
@@ -105,6 +113,14 @@ func run(o options) error {
 		return errors.New("without --demo, give --data and --ledger (and the keys: see --help)")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pin, err := managerPIN(o.demo, o.pin, os.Getenv(managerPINEnv))
+	if err != nil {
+		return err
+	}
+	if o.pin != "" && !o.demo {
+		logger.Warn("--pin shows the manager PIN in the process list; set " + managerPINEnv + " instead")
+	}
+	o.pin = pin
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -277,9 +293,13 @@ func run(o options) error {
 		d = newDemo(mem, led)
 		side = d.panel(func() *ui.Kiosk { return k })
 	}
+	var pinHint string
+	if o.demo && o.pin == demoPIN {
+		pinHint = demoPIN // a demo's PIN is no secret: say it on screen
+	}
 	k = ui.New(w, ui.Options{
 		Payments: p, Status: p, Manager: p, Printer: &escpos.Printer{Path: o.printer}, Sounder: newSounder(o.data),
-		Currency: uiCur, Lang: l, Side: side, Timeout: 45 * time.Second,
+		Currency: uiCur, Lang: l, Side: side, Timeout: 45 * time.Second, PINHint: pinHint,
 	})
 	defer k.Close()
 
@@ -308,6 +328,23 @@ func run(o options) error {
 	}
 	w.ShowAndRun()
 	return scriptErr
+}
+
+// managerPIN picks the manager PIN: the flag's, else the environment's,
+// else in demo mode demoPIN. Outside demo mode there is no default, and
+// the PIN must be 4 to 12 digits, which is what the PIN keypad types.
+func managerPIN(demo bool, flagPIN, envPIN string) (string, error) {
+	pin := cmp.Or(flagPIN, envPIN)
+	if pin == "" {
+		if demo {
+			return demoPIN, nil
+		}
+		return "", fmt.Errorf("set %s to the manager PIN (4 to 12 digits)", managerPINEnv)
+	}
+	if len(pin) < 4 || len(pin) > 12 || strings.Trim(pin, "0123456789") != "" {
+		return "", fmt.Errorf("manager PIN: want 4 to 12 digits, got %d characters", len(pin))
+	}
+	return pin, nil
 }
 
 // findUp resolves a relative path against the working directory or its

@@ -190,3 +190,30 @@ func TestLift(t *testing.T) {
 		})
 	}
 }
+
+func TestManagerPIN(t *testing.T) {
+	tests := []struct {
+		name         string
+		demo         bool
+		flagPIN, env string
+		want         string
+		wantErr      bool
+	}{
+		{"demo_default", true, "", "", demoPIN, false},
+		{"demo_env", true, "", "55667788", "55667788", false},
+		{"env", false, "", "482913", "482913", false},
+		{"flag_over_env", false, "7777", "482913", "7777", false},
+		{"none_outside_demo", false, "", "", "", true},
+		{"too_short", false, "", "123", "", true},
+		{"too_long", false, "", "1234567890123", "", true},
+		{"not_digits", false, "", "12a4", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := managerPIN(tt.demo, tt.flagPIN, tt.env)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("managerPIN(%v, %q, %q) = %q, %v; want %q, error %v", tt.demo, tt.flagPIN, tt.env, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
