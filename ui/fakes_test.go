@@ -103,6 +103,7 @@ type fakeManager struct {
 	settings Settings
 	recon    Reconciliation
 	synced   int
+	closes   int
 }
 
 func (m *fakeManager) CheckPIN(pin string) bool { return pin == "1234" }
@@ -111,7 +112,12 @@ func (m *fakeManager) XReport(context.Context) ([]string, error) {
 	return []string{"X REPORT       batch 7", "sales      3    EUR 45.50", "refunds    1    EUR -5.00", "net            EUR 40.50"}, nil
 }
 
-func (m *fakeManager) CloseBatch(context.Context) (Reconciliation, error) { return m.recon, nil }
+func (m *fakeManager) CloseBatch(context.Context) (Reconciliation, error) {
+	m.mu.Lock()
+	m.closes++
+	m.mu.Unlock()
+	return m.recon, nil
+}
 
 func (m *fakeManager) Queue(context.Context) ([]QueuedTxn, error) {
 	at := time.Date(2026, 11, 26, 15, 30, 0, 0, time.UTC)

@@ -115,6 +115,11 @@ type Kiosk struct {
 	queue    []QueuedTxn
 	syncRes  *SyncResult
 	settings Settings
+	// confirmClose is set while the batch page asks whether to close;
+	// closedBatch is the batch the kiosk last closed, so a stale status
+	// cannot offer to close it again.
+	confirmClose bool
+	closedBatch  int
 
 	keys  map[fyne.KeyName]func()
 	focus fyne.Focusable // takes the keyboard when the screen shows

@@ -580,6 +580,13 @@ func TestBatchClose(t *testing.T) {
 				h.key(fyne.KeyF2)
 				h.mustText(h.k.tr.T("batch.summary", "Count", 3, "Amount", "€40.50"))
 				h.key(fyne.KeyReturn)
+				h.mustText(h.k.tr.T("batch.confirm", "Number", 7))
+				h.mustText(h.k.tr.T("batch.summary", "Count", 3, "Amount", "€40.50"))
+				if tt.name == "balanced" {
+					h.golden("batch_confirm" + sfx)
+				}
+				h.checkTouchTargets()
+				h.key(fyne.KeyReturn)
 				h.until("reconciliation", func() bool { return h.k.recon != nil })
 				h.mustText(h.k.tr.T(tt.head))
 				for _, id := range tt.lines {
@@ -593,6 +600,65 @@ func TestBatchClose(t *testing.T) {
 				h.checkTouchTargets()
 			})
 		})
+	}
+}
+
+// TestBatchCloseGuard checks that a batch closes only once confirmed,
+// and that neither an empty batch nor the one just closed (while the
+// status still shows it) can be closed.
+func TestBatchCloseGuard(t *testing.T) {
+	tests := []struct {
+		name   string
+		batch  BatchTotals
+		keys   []fyne.KeyName
+		closes int
+		text   string
+	}{
+		{"back_from_confirm", BatchTotals{Number: 7, Count: 3, Amount: 4050},
+			[]fyne.KeyName{fyne.KeyReturn, fyne.KeyEscape, fyne.KeyReturn, fyne.KeyEscape}, 0, "batch.close_now"},
+		{"confirmed", BatchTotals{Number: 7, Count: 3, Amount: 4050},
+			[]fyne.KeyName{fyne.KeyReturn, fyne.KeyReturn}, 1, "batch.closed"},
+		{"empty", BatchTotals{Number: 8}, []fyne.KeyName{fyne.KeyReturn, fyne.KeyReturn}, 0, "batch.empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, i18n.English)
+			h.k.status.Batch = tt.batch
+			h.manager()
+			h.key(fyne.KeyF2)
+			for _, k := range tt.keys {
+				h.key(k)
+			}
+			h.until("the kiosk idle", func() bool { return !h.k.Busy() })
+			h.settle()
+			h.mustText(h.k.tr.T(tt.text, "Number", 7))
+			h.mgr.mu.Lock()
+			got := h.mgr.closes
+			h.mgr.mu.Unlock()
+			if got != tt.closes {
+				t.Errorf("CloseBatch called %d times, want %d", got, tt.closes)
+			}
+		})
+	}
+
+	// The fake status still shows batch 7 with 3 transactions after
+	// closing it, as a status that has not caught up would.
+	h := newHarness(t, i18n.English)
+	h.manager()
+	h.key(fyne.KeyF2)
+	h.key(fyne.KeyReturn)
+	h.key(fyne.KeyReturn)
+	h.until("reconciliation", func() bool { return h.k.recon != nil })
+	h.settle()
+	h.key(fyne.KeyF2)
+	h.k.AskCloseBatch()
+	h.k.CloseBatch()
+	h.settle()
+	h.mustText(h.k.tr.T("batch.empty"))
+	h.mgr.mu.Lock()
+	defer h.mgr.mu.Unlock()
+	if h.mgr.closes != 1 {
+		t.Errorf("closing batch 7 again: CloseBatch called %d times, want 1", h.mgr.closes)
 	}
 }
 

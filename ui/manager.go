@@ -56,7 +56,7 @@ func (k *Kiosk) OpenPage(p Page) {
 		return
 	}
 	k.page, k.note = p, ""
-	k.recon, k.syncRes = nil, nil
+	k.recon, k.syncRes, k.confirmClose = nil, nil, false
 	m := k.opt.Manager
 	var load func(ctx context.Context) func()
 	switch p {
@@ -100,12 +100,25 @@ func (k *Kiosk) batchPage() fyne.CanvasObject {
 	r := k.recon
 	if r == nil {
 		b := k.status.Batch
-		closeBtn := k.button("batch.close_now", fyne.KeyReturn, k.CloseBatch)
-		closeBtn.Importance = widget.DangerImportance
-		return container.NewVBox(
+		items := []fyne.CanvasObject{
 			text(k.tr.T("batch.title", "Number", b.Number), 28, colForeground, true),
 			text(k.tr.T("batch.summary", "Count", b.Count, "Amount", k.money(b.Amount)), 24, colForeground, false),
-			touch(closeBtn, 0, 72))
+		}
+		switch {
+		case !k.canClose():
+			items = append(items, para(k.tr.T("batch.empty"), theme.SizeNameSubHeadingText, widget.MediumImportance, false))
+		case k.confirmClose:
+			yes := k.button("batch.confirm_yes", fyne.KeyReturn, k.CloseBatch)
+			yes.Importance = widget.DangerImportance
+			items = append(items,
+				para(k.tr.T("batch.confirm", "Number", b.Number), theme.SizeNameSubHeadingText, widget.WarningImportance, true),
+				touch(yes, 0, 72), touch(k.button("common.back", fyne.KeyEscape, k.cancelClose), 0, 72))
+		default:
+			closeBtn := k.button("batch.close_now", fyne.KeyReturn, k.AskCloseBatch)
+			closeBtn.Importance = widget.DangerImportance
+			items = append(items, touch(closeBtn, 0, 72))
+		}
+		return container.NewVBox(items...)
 	}
 	head, col := k.tr.T("batch.balanced"), colApproved
 	if !r.Balanced {
@@ -141,11 +154,35 @@ func (k *Kiosk) batchPage() fyne.CanvasObject {
 		container.NewVScroll(container.NewVBox(items...)))
 }
 
-// CloseBatch closes the batch and shows its reconciliation.
-func (k *Kiosk) CloseBatch() {
-	if k.screen != ScreenManager || k.page != PageBatch || k.busy || k.recon != nil {
+// canClose reports whether the batch on show may be closed: not an
+// empty one, and not the one just closed while the status catches up.
+func (k *Kiosk) canClose() bool {
+	b := k.status.Batch
+	return b.Count > 0 && b.Number != k.closedBatch
+}
+
+// AskCloseBatch asks the manager to confirm closing the batch, with its
+// totals on screen: a close cannot be undone.
+func (k *Kiosk) AskCloseBatch() {
+	if k.screen != ScreenManager || k.page != PageBatch || k.busy || k.recon != nil || !k.canClose() {
 		return
 	}
+	k.confirmClose = true
+	k.redraw()
+}
+
+func (k *Kiosk) cancelClose() {
+	k.confirmClose = false
+	k.redraw()
+}
+
+// CloseBatch closes the batch, once the manager has confirmed it, and
+// shows its reconciliation.
+func (k *Kiosk) CloseBatch() {
+	if k.screen != ScreenManager || k.page != PageBatch || k.busy || k.recon != nil || !k.confirmClose || !k.canClose() {
+		return
+	}
+	k.confirmClose = false
 	k.note = k.tr.T("common.loading")
 	k.redraw()
 	k.run(func(ctx context.Context) func() {
@@ -153,6 +190,7 @@ func (k *Kiosk) CloseBatch() {
 		return func() {
 			if err == nil {
 				k.recon = &r
+				k.closedBatch = r.Batch
 			}
 			k.loaded(err)
 			k.RefreshStatus()

@@ -90,6 +90,7 @@ func (s *script) closeBatch() error {
 		}
 		s.k.SubmitPIN()
 		s.k.OpenPage(ui.PageBatch)
+		s.k.AskCloseBatch()
 		s.k.CloseBatch()
 	})
 	return s.wait("the reconciliation", func() bool { return !s.k.Busy() && s.k.Reconciliation() != nil })
