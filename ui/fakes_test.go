@@ -151,13 +151,18 @@ func (m *fakeManager) SaveSettings(_ context.Context, s Settings) error {
 type fakePrinter struct {
 	mu    sync.Mutex
 	fail  bool
+	stuck bool // takes no data: returns only when ctx ends
 	lines []string
 	url   string
 }
 
-func (p *fakePrinter) Print(_ context.Context, lines []string, url string) error {
+func (p *fakePrinter) Print(ctx context.Context, lines []string, url string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stuck {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if p.fail {
 		return errors.New("paper out")
 	}

@@ -58,6 +58,9 @@ type Options struct {
 	Side fyne.CanvasObject
 	// Timeout bounds each reader or network call; 60 s when zero.
 	Timeout time.Duration
+	// PrintTimeout bounds a print; 10 s when zero. Printing runs beside
+	// the sale, so a printer that stops taking data never holds it.
+	PrintTimeout time.Duration
 	// Now is the clock for the manager PIN's lockout; time.Now when nil.
 	Now func() time.Time
 	// PINHint is shown on the PIN screen, e.g. the demo's PIN; empty
@@ -97,13 +100,14 @@ type Kiosk struct {
 	pinLockedTo time.Time // the manager screen is shut until then
 
 	// the transaction on screen
-	busy    bool
-	cancel  context.CancelFunc
-	message kernel.Message
-	result  Result
-	failure error
-	found   *Txn
-	note    string // a one-line notice under the current screen
+	busy     bool
+	printing bool // a receipt is on its way to the printer
+	cancel   context.CancelFunc
+	message  kernel.Message
+	result   Result
+	failure  error
+	found    *Txn
+	note     string // a one-line notice under the current screen
 
 	status       StatusInfo
 	statusErr    error
@@ -137,6 +141,9 @@ func New(w fyne.Window, opt Options) *Kiosk {
 	if opt.Lang == "" {
 		opt.Lang = i18n.English
 	}
+	if opt.PrintTimeout == 0 {
+		opt.PrintTimeout = 10 * time.Second
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -168,7 +175,8 @@ func (k *Kiosk) Reconciliation() *Reconciliation { return k.recon }
 // Result returns the outcome on screen.
 func (k *Kiosk) Result() Result { return k.result }
 
-// Busy reports whether a reader, printer or network call is running.
+// Busy reports whether a reader or network call is running; printing
+// runs beside it.
 func (k *Kiosk) Busy() bool { return k.busy }
 
 // StatusInfo returns the status the bar shows.
@@ -421,25 +429,39 @@ func (k *Kiosk) ShowReceipt() {
 	}
 }
 
-// Print prints the receipt on screen.
+// Print prints the receipt on screen in the background: the kiosk stays
+// free to sell while it prints, and says so if the printer fails or
+// does not answer within PrintTimeout.
 func (k *Kiosk) Print() {
-	if k.screen != ScreenReceipt || k.opt.Printer == nil || k.busy {
+	if k.screen != ScreenReceipt || k.opt.Printer == nil || k.busy || k.printing {
 		return
 	}
 	lines, url := k.result.Receipt, k.result.ReceiptURL
+	k.printing = true
 	k.note = k.tr.T("receipt.printing")
 	k.redraw()
-	k.run(func(ctx context.Context) func() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), k.opt.PrintTimeout)
 		err := k.opt.Printer.Print(ctx, lines, url)
-		return func() {
-			if err != nil {
-				k.note = k.tr.T("receipt.print_failed")
-			} else {
-				k.note = k.tr.T("receipt.printed")
+		cancel()
+		k.opt.Do(func() {
+			k.printing = false
+			note := k.tr.T("receipt.printed")
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				note = k.tr.T("receipt.print_timeout")
+			case err != nil:
+				note = k.tr.T("receipt.print_failed")
 			}
+			// The cashier may have moved on: tell them on the amount
+			// screen too, but never over a customer's tap.
+			if k.busy || k.screen != ScreenReceipt && k.screen != ScreenAmount {
+				return
+			}
+			k.note = note
 			k.redraw()
-		}
-	})
+		})
+	}()
 }
 
 // RefreshStatus fetches the status bar's data in the background. Calls

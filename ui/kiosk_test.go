@@ -375,6 +375,31 @@ func TestReceipt(t *testing.T) {
 	})
 }
 
+// TestStuckPrinter checks that a printer that takes no data holds
+// neither the receipt screen nor the next sale, and that the cashier
+// hears of it once the print times out.
+func TestStuckPrinter(t *testing.T) {
+	h := newHarness(t, i18n.English)
+	h.k.opt.PrintTimeout = time.Millisecond
+	h.printer.stuck = true
+	c := h.charge("1250")
+	h.answer(c, approvedResult(1250, false), nil, ScreenApproved)
+	h.k.ShowReceipt()
+	h.typeKeys("p")
+	if h.k.Busy() {
+		t.Fatal("printing holds the kiosk busy")
+	}
+	h.tap("receipt.done")
+	if h.k.Screen() != ScreenAmount {
+		t.Fatalf("Done while printing: screen %s", h.k.Screen())
+	}
+	h.until("printer not responding", func() bool { return h.hasText(h.k.tr.T("receipt.print_timeout")) })
+	h.golden("amount_print_timeout")
+	h.checkTouchTargets()
+	c = h.charge("500")
+	h.answer(c, approvedResult(500, false), nil, ScreenApproved)
+}
+
 func TestRefundAndVoid(t *testing.T) {
 	forLangs(t, func(t *testing.T, h *harness, sfx string) {
 		h.key(fyne.KeyF2)

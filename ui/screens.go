@@ -35,8 +35,13 @@ func (k *Kiosk) amountScreen() fyne.CanvasObject {
 	}
 	actions = append(actions, touch(k.button("amount.language", fyne.KeyF8, k.ToggleLang), 0, 64))
 	k.keys[fyne.KeyDelete] = k.Clear
+	top := container.NewVBox(text(k.tr.T("amount.title"), 24, colMuted, false), amount)
+	if k.note != "" {
+		// e.g. a receipt that failed to print after the cashier moved on
+		top.Add(para(k.note, theme.SizeNameSubHeadingText, widget.WarningImportance, true))
+	}
 	return container.NewBorder(
-		container.NewVBox(text(k.tr.T("amount.title"), 24, colMuted, false), amount),
+		top,
 		container.NewVBox(touch(charge, 0, 80), container.NewGridWithColumns(len(actions), actions...)),
 		nil, nil,
 		k.keypad(),
