@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
+	"time"
 )
 
 // Commands used, from Epson's ESC/POS reference.
@@ -98,7 +100,10 @@ type Printer struct {
 	Path string
 }
 
-// Print encodes and writes one receipt.
+// Print encodes and writes one receipt, giving up when ctx ends: the
+// device is opened non-blocking and written under a deadline, so a
+// printer that stops taking data cannot hold the caller. A timeout
+// wraps context.DeadlineExceeded.
 func (p *Printer) Print(ctx context.Context, lines []string, qrURL string) error {
 	if p.Path == "" {
 		return ErrNoPath
@@ -106,11 +111,20 @@ func (p *Printer) Print(ctx context.Context, lines []string, qrURL string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// O_NONBLOCK: opening a device or pipe nobody serves fails at once
+	// instead of waiting, and Go's poller can interrupt the write.
+	f, err := os.OpenFile(p.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening printer: %w", err)
 	}
-	if _, err := f.Write(Encode(lines, qrURL)); err != nil {
+	// A regular file has no deadline (os.ErrNoDeadline) and never blocks.
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
+	_, err = f.Write(Encode(lines, qrURL))
+	stop()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("printer not responding: %w", context.Cause(ctx))
+	}
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("printing: %w", err)
 	}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -81,6 +84,59 @@ func TestPrinter(t *testing.T) {
 	}
 	if err := (&Printer{}).Print(context.Background(), nil, ""); err != ErrNoPath {
 		t.Errorf("no path: %v", err)
+	}
+}
+
+// TestStuckPrinter checks that Print returns when its context ends,
+// whether the device's buffer is full or nobody serves it.
+func TestStuckPrinter(t *testing.T) {
+	tests := []struct {
+		name   string
+		reader bool // a reader holds the pipe open but reads nothing
+		want   error
+	}{
+		{"buffer_full", true, context.DeadlineExceeded},
+		{"nobody_reading", false, syscall.ENXIO},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lp0")
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+			if tt.reader {
+				r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				fillPipe(t, path)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			err := (&Printer{Path: path}).Print(ctx, []string{"x"}, "")
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Print = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// fillPipe writes to the named pipe until it takes no more.
+func fillPipe(t *testing.T, path string) {
+	t.Helper()
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		if _, err := syscall.Write(fd, buf); err == syscall.EAGAIN {
+			return
+		} else if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
