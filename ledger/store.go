@@ -13,6 +13,11 @@ var (
 	// ErrConflict is returned by Tx.Apply when a concurrent writer got
 	// there first (a unique key taken, a deadlock); the batch is retried.
 	ErrConflict = errors.New("conflicting concurrent write")
+	// ErrUnavailable is wrapped by errors of a database that cannot be
+	// reached for now (refused or dropped connections, a server shutting
+	// down or restarting). The request may be retried with the same
+	// idempotency key: the ledger either committed it or did not.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // A Store keeps the ledger's books. Implementations: sqlitestore, pgstore.

@@ -136,7 +136,7 @@ func (s *Store) Mandate(ctx context.Context, id string) (ledger.Mandate, error) 
 func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.Mandate, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+dbrow.MandateCols+` FROM mandates WHERE wallet_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`, walletID)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	defer rows.Close()
 	var out []ledger.Mandate
@@ -147,7 +147,7 @@ func (s *Store) WalletMandates(ctx context.Context, walletID string) ([]ledger.M
 		}
 		out = append(out, m)
 	}
-	return out, rows.Err()
+	return out, mapErr(rows.Err())
 }
 
 // SearchCatalog implements [ledger.ChatStore].
@@ -156,7 +156,7 @@ func (s *Store) SearchCatalog(ctx context.Context, merchantID, query string, lim
 	rows, err := s.pool.Query(ctx, `SELECT `+dbrow.CatalogCols+` FROM catalog_items
 WHERE merchant_id = $1 AND (name ILIKE $2 ESCAPE '\' OR sku ILIKE $2 ESCAPE '\') ORDER BY sku LIMIT $3`, merchantID, like, limit)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	defer rows.Close()
 	var out []ledger.CatalogItem
@@ -167,7 +167,7 @@ WHERE merchant_id = $1 AND (name ILIKE $2 ESCAPE '\' OR sku ILIKE $2 ESCAPE '\')
 		}
 		out = append(out, it)
 	}
-	return out, rows.Err()
+	return out, mapErr(rows.Err())
 }
 
 // OwnerKeyWallet implements [ledger.ChatStore].

@@ -9,7 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -128,7 +132,7 @@ func (s *Store) Close() error {
 }
 
 // Ping implements [ledger.Store].
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return mapErr(s.pool.Ping(ctx)) }
 
 // Write implements [ledger.Store]. With the default synchronous_commit,
 // the commit is flushed to the WAL on disk before it returns.
@@ -148,16 +152,52 @@ func (s *Store) Write(ctx context.Context, fn func(ledger.Tx) error) error {
 }
 
 // mapErr turns the errors of losing a race with another writer into
-// ledger.ErrConflict.
+// ledger.ErrConflict, and those of a database out of reach into
+// ledger.ErrUnavailable, so that the API can tell clients to retry.
 func mapErr(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
-			return fmt.Errorf("%w: %v", ledger.ErrConflict, err)
-		}
+	switch {
+	case err == nil:
+		return nil
+	case conflict(err):
+		return fmt.Errorf("%w: %v", ledger.ErrConflict, err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
 	}
 	return err
+}
+
+func conflict(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
+		return true
+	}
+	return false
+}
+
+// unavailable reports whether err says the database cannot be reached
+// for now: it refused or dropped the connection, or is shutting down.
+func unavailable(err error) bool {
+	// A caller's deadline is its own business, not an outage.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception. 57P01-57P03: admin_shutdown,
+		// crash_shutdown, cannot_connect_now (starting up).
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		// Nothing was sent, as on a connection found closed.
+		pgconn.SafeToRetry(err)
 }
 
 func micros(t time.Time) int64 {
@@ -529,7 +569,7 @@ func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)
 	}
-	return err
+	return mapErr(err)
 }
 
 // APIKey implements [ledger.Store].
@@ -576,7 +616,7 @@ WHERE e.account_id = $1 ORDER BY e.journal_id DESC LIMIT $2`
 func (s *Store) History(ctx context.Context, accountID string, limit int) ([]ledger.HistoryItem, error) {
 	rows, err := s.pool.Query(ctx, historyQuery, accountID, limit)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	defer rows.Close()
 	var out []ledger.HistoryItem
@@ -589,7 +629,7 @@ func (s *Store) History(ctx context.Context, accountID string, limit int) ([]led
 		h.CreatedAt = dbrow.FromMicros(created)
 		out = append(out, h)
 	}
-	return out, rows.Err()
+	return out, mapErr(rows.Err())
 }
 
 // ExpiredHolds implements [ledger.Store].
