@@ -56,6 +56,7 @@ type Server struct {
 	mux     *http.ServeMux
 	limits  *httpjson.Limiter
 	metrics *metrics
+	warn    *httpjson.WarnLimiter // database outages, once a second per route
 
 	keysMu sync.Mutex
 	keys   map[string]cachedKey // by hash
@@ -83,6 +84,7 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.warn = httpjson.NewWarnLimiter(s.log, time.Second, s.now)
 	if s.maxBody == 0 {
 		s.maxBody = 64 << 10
 	}
@@ -198,6 +200,11 @@ func (s *Server) authedLimit(maxBody int64, next http.HandlerFunc) http.Handler 
 			return
 		}
 		k, err := s.lookupKey(r.Context(), secret)
+		if errors.Is(err, ledger.ErrUnavailable) {
+			// Not the key's fault: a client told 401 would give up on it.
+			s.unavailable(w, r, err)
+			return
+		}
 		if err != nil {
 			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API key")
 			return
@@ -297,6 +304,8 @@ func (s *Server) idempotent(h func(*request) (ledger.Result, error)) http.Handle
 			httpjson.WriteError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
 			httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
+		case errors.Is(err, ledger.ErrUnavailable):
+			s.unavailable(w, r, err)
 		case err != nil:
 			s.log.Error("request failed", "route", r.Pattern, "err", err)
 			httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
@@ -307,6 +316,15 @@ func (s *Server) idempotent(h func(*request) (ledger.Result, error)) http.Handle
 			httpjson.WriteJSON(w, statusOf(res), res)
 		}
 	}
+}
+
+// unavailable answers 503 for a database out of reach. Every request
+// fails alike during an outage, so the log gets one line a second per
+// route, at WARN: the outage is the database's, not a bug here.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.warn.Warn(r.Context(), r.Pattern, "database unavailable", "route", r.Pattern, "err", err)
+	w.Header().Set("Retry-After", "1")
+	httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger's database is unavailable; retry with the same Idempotency-Key")
 }
 
 // statusOf maps a result to its HTTP status. Declines are answers, not

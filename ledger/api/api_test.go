@@ -29,15 +29,37 @@ import (
 	"tappos/offline"
 )
 
-// gatedStore holds the writer while armed, to catch a request in flight.
+// gatedStore holds the writer while armed, to catch a request in flight,
+// and plays a database out of reach while down.
 type gatedStore struct {
 	ledger.Store
 	armed   atomic.Bool
+	down    atomic.Bool
 	entered chan struct{}
 	gate    chan struct{}
 }
 
+// errDown is what pgstore returns for a refused connection.
+var errDown = fmt.Errorf("beginning transaction: %w: dial tcp: connection refused", ledger.ErrUnavailable)
+
+func (g *gatedStore) APIKey(ctx context.Context, hash string) (ledger.APIKey, error) {
+	if g.down.Load() {
+		return ledger.APIKey{}, errDown
+	}
+	return g.Store.APIKey(ctx, hash)
+}
+
+func (g *gatedStore) Authorization(ctx context.Context, id string) (ledger.Authorization, error) {
+	if g.down.Load() {
+		return ledger.Authorization{}, errDown
+	}
+	return g.Store.Authorization(ctx, id)
+}
+
 func (g *gatedStore) Write(ctx context.Context, fn func(ledger.Tx) error) error {
+	if g.down.Load() {
+		return errDown
+	}
 	if g.armed.CompareAndSwap(true, false) {
 		g.entered <- struct{}{}
 		<-g.gate
@@ -353,6 +375,66 @@ func TestLimits(t *testing.T) {
 	if r := post(t, f.admin, "/v1/wallets/"+f.env.Wallets[0].ID+"/deposits", "l4", api.DepositRequest{Amount: 1, Currency: "EUR"}); r.Status != 200 {
 		t.Errorf("another key: %d", r.Status)
 	}
+}
+
+// TestDatabaseDown: while the database is out of reach, requests get 503
+// unavailable with Retry-After, logged at WARN once a second per route,
+// and a retry with the same key succeeds once it is back.
+func TestDatabaseDown(t *testing.T) {
+	var f *fixture
+	f = newFixture(t, api.Config{Rate: -1, Now: func() time.Time { return f.env.Clock.Now() }})
+	paid := post(t, f.term, "/v1/authorizations", "u0", f.tap(t, 0, "u0", 100, 0x80)) // caches the terminal's key
+	if paid.Status != 200 {
+		t.Fatalf("before the outage: %+v", paid)
+	}
+	tap := f.tap(t, 0, "u1", 100, 0x81)
+	body, _ := json.Marshal(tap)
+	f.store.down.Store(true)
+	tests := []struct {
+		name, method, path, key, route string
+		advance                        time.Duration // the clock, first
+		warned                         bool          // the first of its route this second
+	}{
+		{"authorize", "POST", "/v1/authorizations", f.term.Key, "POST /v1/authorizations", 0, true},
+		{"authorize again", "POST", "/v1/authorizations", f.term.Key, "POST /v1/authorizations", 0, false},
+		{"read an authorization", "GET", "/v1/authorizations/" + paid.Result.AuthorizationID, f.term.Key, "GET /v1/authorizations/{id}", 0, true},
+		{"a key not cached", "GET", "/v1/wallets/" + f.env.Wallets[0].ID, f.admin.Key, "GET /v1/wallets/{id}", 0, true},
+		{"authorize, a second later", "POST", "/v1/authorizations", f.term.Key, "POST /v1/authorizations", time.Second, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.env.Clock.Advance(tc.advance)
+			before := bytes.Count(f.logs.Bytes(), []byte(`"msg":"database unavailable","route":"`+tc.route+`"`))
+			req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tc.key)
+			req.Header.Set("Idempotency-Key", "u1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct{ Error struct{ Code string } }
+			json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != 503 || e.Error.Code != "unavailable" || resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("got %d %q Retry-After %q, want 503 unavailable Retry-After 1", resp.StatusCode, e.Error.Code, resp.Header.Get("Retry-After"))
+			}
+			after := bytes.Count(f.logs.Bytes(), []byte(`"msg":"database unavailable","route":"`+tc.route+`"`))
+			if warned := after > before; warned != tc.warned {
+				t.Errorf("warned %v, want %v", warned, tc.warned)
+			}
+		})
+	}
+	if bytes.Contains(f.logs.Bytes(), []byte(`"level":"ERROR"`)) {
+		t.Errorf("an outage logged at ERROR:\n%s", f.logs.Bytes())
+	}
+	if !bytes.Contains(f.logs.Bytes(), []byte(`"level":"WARN","msg":"database unavailable","route":"POST /v1/authorizations","err":"beginning transaction: database unavailable: dial tcp: connection refused","suppressed":1`)) {
+		t.Errorf("the second warning does not count the one suppressed:\n%s", f.logs.Bytes())
+	}
+	f.store.down.Store(false)
+	if r := post(t, f.term, "/v1/authorizations", "u1", tap); r.Status != 200 || r.Replayed {
+		t.Errorf("retry once the database is back: %+v", r)
+	}
+	f.env.MustVerify(t)
 }
 
 func get(t *testing.T, url string) (int, string) {

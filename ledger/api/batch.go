@@ -138,6 +138,9 @@ func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it
 		return fail(http.StatusConflict, "idempotency_key_in_flight", err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
 		return fail(http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; send the item again with the same key")
+	case errors.Is(err, ledger.ErrUnavailable):
+		s.warn.Warn(r.Context(), r.Pattern, "database unavailable", "route", r.Pattern, "err", err)
+		return fail(http.StatusServiceUnavailable, "unavailable", "the ledger's database is unavailable; send the item again with the same key")
 	case err != nil:
 		s.log.Error("batch item failed", "err", err)
 		return fail(http.StatusInternalServerError, "internal", "internal error; send the item again with the same key")

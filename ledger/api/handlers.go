@@ -237,6 +237,11 @@ type Authorization struct {
 func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request) {
 	p := r.Context().Value(ctxKey{}).(principal)
 	a, err := s.l.Store().Authorization(r.Context(), r.PathValue("id"))
+	// A terminal reads 404 as "never happened": an outage must not say so.
+	if errors.Is(err, ledger.ErrUnavailable) {
+		s.unavailable(w, r, err)
+		return
+	}
 	if err != nil || (p.Role != ledger.RoleAdmin && a.MerchantID != p.MerchantID) {
 		httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such authorization")
 		return
@@ -262,6 +267,10 @@ func (s *Server) getWallet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.l.Store().Account(r.Context(), r.PathValue("id"))
+	if errors.Is(err, ledger.ErrUnavailable) {
+		s.unavailable(w, r, err)
+		return
+	}
 	if err != nil || a.Kind != ledger.KindWallet {
 		httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such wallet")
 		return
@@ -297,6 +306,10 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	h, err := s.l.Store().History(r.Context(), r.PathValue("id"), limit)
+	if errors.Is(err, ledger.ErrUnavailable) {
+		s.unavailable(w, r, err)
+		return
+	}
 	if err != nil {
 		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "reading history failed")
 		return

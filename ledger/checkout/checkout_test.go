@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"tappos/ledger"
 	"tappos/ledger/checkout"
 	"tappos/ledger/checkout/checkouttest"
+	"tappos/ledger/sqlitestore"
 )
 
 // FuzzSessionBody sends arbitrary bodies to create, update and complete
@@ -212,5 +217,62 @@ func TestRateLimit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// downStore plays a database out of reach for writes while down.
+type downStore struct {
+	*sqlitestore.Store
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("beginning transaction: %w: dial tcp: connection refused", ledger.ErrUnavailable)
+
+func (s *downStore) Write(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Write(ctx, fn)
+}
+
+// WriteAsync is what the ledger calls on SQLite.
+func (s *downStore) WriteAsync(ctx context.Context, fn func(ledger.Tx) error) (func() error, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.WriteAsync(ctx, fn)
+}
+
+// TestDatabaseDown: while the database is out of reach, checkout answers
+// 503 unavailable with Retry-After, and warns once a second per route.
+func TestDatabaseDown(t *testing.T) {
+	sq, err := sqlitestore.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sq.Close() })
+	store := &downStore{Store: sq}
+	e := checkouttest.Start(t, checkouttest.Options{Store: store})
+	var logs bytes.Buffer
+	h := checkout.NewHandler(e.Service, slog.New(slog.NewJSONHandler(&logs, nil)))
+	store.down.Store(true)
+	for i, want := range []int{1, 1, 2} {
+		if i == 2 {
+			e.Clock.Advance(time.Second)
+		}
+		req := httptest.NewRequest("POST", "/v1/checkout_sessions", strings.NewReader(`{"wallet_id":"`+e.Wallet.ID+`","merchant_id":"`+e.Merchant.ID+`","items":[]}`))
+		req.Header.Set("Authorization", "Bearer "+e.AgentKey)
+		req.Header.Set("Idempotency-Key", "down-1")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), `"unavailable"`) {
+			t.Errorf("request %d: HTTP %d Retry-After %q %s", i, w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+		if n := strings.Count(logs.String(), `"level":"WARN","msg":"database unavailable"`); n != want {
+			t.Errorf("request %d: %d warnings, want %d:\n%s", i, n, want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("an outage logged at ERROR:\n%s", logs.String())
 	}
 }

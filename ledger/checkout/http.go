@@ -38,9 +38,10 @@ const Timeout = 10 * time.Second
 //
 // Every POST needs an Idempotency-Key, with the ledger API's rules.
 type Handler struct {
-	s   *Service
-	log *slog.Logger
-	mux *http.ServeMux
+	s    *Service
+	log  *slog.Logger
+	warn *httpjson.WarnLimiter // database outages, once a second per route
+	mux  *http.ServeMux
 }
 
 // Patterns are the routes a [Handler] serves, for mounting it on a mux
@@ -64,7 +65,7 @@ func NewHandler(s *Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{s: s, log: log, mux: http.NewServeMux()}
+	h := &Handler{s: s, log: log, warn: httpjson.NewWarnLimiter(log, time.Second, s.now), mux: http.NewServeMux()}
 	h.mux.Handle("POST /v1/checkout_sessions", h.post(h.create))
 	h.mux.Handle("GET /v1/checkout_sessions/{id}", h.authed(h.get))
 	h.mux.Handle("POST /v1/checkout_sessions/{id}", h.post(h.update))
@@ -190,6 +191,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpjson.WriteError(w, http.StatusConflict, "idempotency_key_in_flight", err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ledger.ErrClosed):
 		httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger did not answer in time; retry with the same Idempotency-Key")
+	case errors.Is(err, ledger.ErrUnavailable):
+		// Every request fails alike in an outage: WARN, once a second.
+		h.warn.Warn(r.Context(), r.Pattern, "database unavailable", "route", r.Pattern, "err", err)
+		w.Header().Set("Retry-After", "1")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the ledger's database is unavailable; retry with the same Idempotency-Key")
 	default:
 		h.log.Error("checkout request failed", "route", r.Pattern, "err", err)
 		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")

@@ -1,12 +1,14 @@
 // Package httpjson holds what the ledger's HTTP handlers (the terminal API
-// and chat checkout) share: JSON bodies and answers, the error body, and a
-// rate limiter per API key.
+// and chat checkout) share: JSON bodies and answers, the error body, a
+// rate limiter per API key and a rate-limited warning log.
 package httpjson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -95,3 +97,48 @@ func (l *Limiter) AllowN(key string, n float64) (bool, time.Duration) {
 
 // Burst is the most tokens a bucket holds: the largest n AllowN can grant.
 func (l *Limiter) Burst() float64 { return l.burst }
+
+// WarnLimiter logs at WARN at most once per interval per key (a route),
+// so that an outage failing every request does not flood the log. Lines
+// it drops are counted in the next one it writes, as "suppressed".
+type WarnLimiter struct {
+	log   *slog.Logger
+	every time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	keys  map[string]*warnState
+}
+
+type warnState struct {
+	last       time.Time
+	suppressed int
+}
+
+// NewWarnLimiter returns a WarnLimiter writing to log at most once per
+// every per key; now is the clock.
+func NewWarnLimiter(log *slog.Logger, every time.Duration, now func() time.Time) *WarnLimiter {
+	return &WarnLimiter{log: log, every: every, now: now, keys: make(map[string]*warnState)}
+}
+
+// Warn logs msg with args under key unless key logged within the interval.
+func (l *WarnLimiter) Warn(ctx context.Context, key, msg string, args ...any) {
+	now := l.now()
+	l.mu.Lock()
+	st := l.keys[key]
+	if st == nil {
+		st = &warnState{}
+		l.keys[key] = st
+	}
+	if !st.last.IsZero() && now.Sub(st.last) < l.every {
+		st.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := st.suppressed
+	st.last, st.suppressed = now, 0
+	l.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	l.log.WarnContext(ctx, msg, args...)
+}

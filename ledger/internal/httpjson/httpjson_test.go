@@ -1,8 +1,11 @@
 package httpjson
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -94,5 +97,49 @@ func TestDecode(t *testing.T) {
 				t.Errorf("error repeats the body: %v", err)
 			}
 		})
+	}
+}
+
+// TestWarnLimiter: one line per route per interval, the dropped ones
+// counted in the next.
+func TestWarnLimiter(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(0, 0)
+	l := NewWarnLimiter(slog.New(slog.NewJSONHandler(&buf, nil)), time.Second, func() time.Time { return now })
+	for _, c := range []struct {
+		at         time.Duration
+		route      string
+		logged     bool
+		suppressed int
+	}{
+		{0, "a", true, 0},
+		{0, "b", true, 0}, // routes are limited apart
+		{100 * time.Millisecond, "a", false, 0},
+		{999 * time.Millisecond, "a", false, 0},
+		{time.Second, "a", true, 2},
+		{time.Second, "b", true, 0},
+		{1500 * time.Millisecond, "a", false, 0},
+		{3 * time.Second, "a", true, 1},
+	} {
+		buf.Reset()
+		now = time.Unix(0, 0).Add(c.at)
+		l.Warn(context.Background(), c.route, "request failed", "route", c.route)
+		if (buf.Len() > 0) != c.logged {
+			t.Fatalf("at %v route %s: logged %q, want logged %v", c.at, c.route, buf.String(), c.logged)
+		}
+		if !c.logged {
+			continue
+		}
+		var line struct {
+			Level      string
+			Route      string
+			Suppressed int
+		}
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line.Level != "WARN" || line.Route != c.route || line.Suppressed != c.suppressed {
+			t.Errorf("at %v route %s: logged %+v, want WARN with suppressed %d", c.at, c.route, line, c.suppressed)
+		}
 	}
 }
