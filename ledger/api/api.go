@@ -130,8 +130,8 @@ func (s *Server) routes() {
 }
 
 // Mount serves h at pattern beside the ledger API (chat checkout, /mcp),
-// counted in /metrics and logged like the API's own routes. Call it
-// before serving.
+// counted in /metrics and logged like the API's own routes; h names the
+// API key in the log with httpjson.ReportKey. Call it before serving.
 func (s *Server) Mount(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
@@ -162,6 +162,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// ReportKey records the API key for the request log; see
+// [httpjson.ReportKey].
+func (w *statusWriter) ReportKey(id string) { w.keyID = id }
 
 // Flush lets a streaming handler (the /mcp event stream) flush through.
 func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
@@ -209,9 +213,7 @@ func (s *Server) authedLimit(maxBody int64, next http.HandlerFunc) http.Handler 
 			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API key")
 			return
 		}
-		if sw, ok := w.(*statusWriter); ok {
-			sw.keyID = k.ID
-		}
+		httpjson.ReportKey(w, k.ID)
 		if s.limits != nil && !s.limits.Allow(k.ID) {
 			w.Header().Set("Retry-After", "1")
 			httpjson.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")

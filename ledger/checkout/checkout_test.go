@@ -3,6 +3,7 @@ package checkout_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"tappos/ledger"
+	"tappos/ledger/api"
 	"tappos/ledger/checkout"
 	"tappos/ledger/checkout/checkouttest"
+	"tappos/ledger/mcpserver"
 	"tappos/ledger/sqlitestore"
 )
 
@@ -274,5 +277,43 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("an outage logged at ERROR:\n%s", logs.String())
+	}
+}
+
+// TestRequestLogKey: checkout and /mcp requests, mounted beside the ledger
+// API, are logged with the id of the key that made them.
+func TestRequestLogKey(t *testing.T) {
+	e := checkouttest.Start(t, checkouttest.Options{})
+	var logs bytes.Buffer
+	srv := api.New(api.Config{Ledger: e.Ledger, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Rate: -1})
+	ch := checkout.NewHandler(e.Service, nil)
+	for _, p := range checkout.Patterns {
+		srv.Mount(p, ch)
+	}
+	srv.Mount("/mcp", mcpserver.New(mcpserver.Config{Service: e.Service}))
+	for _, c := range []struct {
+		name, method, path, body, route string
+	}{
+		{"catalog", "GET", "/v1/merchants/" + e.Merchant.ID + "/catalog?q=beans", "", "GET /v1/merchants/{id}/catalog"},
+		{"session", "POST", "/v1/checkout_sessions", `{"wallet_id":"` + e.Wallet.ID + `","merchant_id":"` + e.Merchant.ID + `","items":[]}`, "POST /v1/checkout_sessions"},
+		{"mcp", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, "/mcp"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			logs.Reset()
+			req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+			req.Header.Set("Authorization", "Bearer "+e.AgentKey)
+			req.Header.Set("Idempotency-Key", "log-"+c.name)
+			srv.ServeHTTP(httptest.NewRecorder(), req)
+			var line struct{ Msg, Route, Key string }
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("%v: %s", err, logs.Bytes())
+			}
+			if line.Msg != "request" || line.Route != c.route || line.Key != e.Agent.ID {
+				t.Errorf("logged %s, want the request on %s by key %s", logs.Bytes(), c.route, e.Agent.ID)
+			}
+			if strings.Contains(logs.String(), e.AgentKey) {
+				t.Errorf("the key's secret is in the log: %s", logs.Bytes())
+			}
+		})
 	}
 }

@@ -100,6 +100,7 @@ func (h *Handler) authed(next func(w http.ResponseWriter, r *http.Request, k led
 			h.fail(w, r, err)
 			return
 		}
+		httpjson.ReportKey(w, k.ID)
 		if !h.s.Allow(k.ID) {
 			w.Header().Set("Retry-After", "1")
 			httpjson.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key")

@@ -19,6 +19,7 @@ import (
 
 	"tappos/ledger"
 	"tappos/ledger/checkout"
+	"tappos/ledger/internal/httpjson"
 )
 
 // Config configures [New].
@@ -85,7 +86,11 @@ func New(cfg Config) http.Handler {
 		return &auth.TokenInfo{UserID: k.ID, Scopes: []string{ledger.RoleAgent}, Extra: map[string]any{"key": k}}, nil
 	}
 	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ti := auth.TokenInfoFromContext(r.Context()); ti == nil || !cfg.Service.Allow(ti.UserID) {
+		ti := auth.TokenInfoFromContext(r.Context())
+		if ti != nil {
+			httpjson.ReportKey(w, ti.UserID)
+		}
+		if ti == nil || !cfg.Service.Allow(ti.UserID) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many requests for this API key", http.StatusTooManyRequests)
 			return

@@ -49,6 +49,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// ReportKey tells the request log which API key made the request: the
+// log's ResponseWriter, w or one it wraps, records it if it has a
+// ReportKey(id string) method. Handlers mounted beside the ledger API
+// (checkout, /mcp) authenticate on their own and call it, so that their
+// requests are attributed in the log like the API's.
+func ReportKey(w http.ResponseWriter, id string) {
+	for {
+		switch x := w.(type) {
+		case interface{ ReportKey(string) }:
+			x.ReportKey(id)
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
 // Limiter is a token bucket per API key.
 type Limiter struct {
 	rate, burst float64
