@@ -3,7 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,6 +60,13 @@ func TestMain(m *testing.M) {
 // output.
 func startDev(t *testing.T, dir string, extra ...string) (string, *syncBuffer) {
 	t.Helper()
+	url, out, _ := startDevLogs(t, dir, extra...)
+	return url, out
+}
+
+// startDevLogs is startDev that returns the log (stderr) too.
+func startDevLogs(t *testing.T, dir string, extra ...string) (string, *syncBuffer, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int)
@@ -69,12 +84,54 @@ func startDev(t *testing.T, dir string, extra ...string) (string, *syncBuffer) {
 	re := regexp.MustCompile(`listening on (\S+)`)
 	for range 200 {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1], out
+			return m[1], out, errs
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatalf("ledgerd did not start: %s %s", out.String(), errs.String())
-	return "", nil
+	return "", nil, nil
+}
+
+// TestServerErrorLog: the HTTP server's own errors, such as a failed TLS
+// handshake, are JSON log lines at WARN like the rest.
+func TestServerErrorLog(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _, logs := startDevLogs(t, dir, "--tls-cert", certFile, "--tls-key", keyFile)
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("not a TLS client hello\r\n\r\n"))
+	io.Copy(io.Discard, c) // until the server hangs up
+	c.Close()
+	for range 200 {
+		if strings.Contains(logs.String(), `"level":"WARN","msg":"http: TLS handshake error from`) {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Errorf("no JSON warning of the failed handshake: %s", logs.String())
 }
 
 func TestDevSeedServeVerify(t *testing.T) {

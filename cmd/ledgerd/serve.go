@@ -126,6 +126,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		// TLS handshake and protocol errors, otherwise printed unstructured
+		// to stderr among the JSON lines.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(endStreams)
 	go maintain(ctx, l, log)
