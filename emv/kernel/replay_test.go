@@ -223,8 +223,11 @@ func TestReplayMalformed(t *testing.T) {
 // BenchmarkKernelTap replays each recorded trace in memory. The simulated
 // cards' profiles have their own kernel_tap_us{profile=...} figures, in
 // terminal/cardsim (emv packages do not import the simulator).
+// mock-msc-offline-2 is left out: its CA key is not in the test list, so
+// the kernel no longer asks for what its terminal recorded (see
+// TestReplayUnusableCAKey).
 func BenchmarkKernelTap(b *testing.B) {
-	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-offline-2", "mock-msc-ms-mode"} {
+	for _, name := range []string{"mock-visa-online", "mock-visa-offline", "mock-msc-online", "mock-msc-offline", "mock-msc-ms-mode"} {
 		b.Run(name, func(b *testing.B) {
 			tr := loadTrace(b, name)
 			k, tx, err := Replay(tr, testKeys(b))
