@@ -47,10 +47,11 @@ type Cryptograms interface {
 
 // EMVCryptograms implements [Cryptograms] with tappos/emv/cryptogram.
 //
-// The session key of emv-csk is EMV's common session key, diversified with
-// R = ATC || 00 00 00 00 00 00 (cryptogram.ATCDiversifier). ARPCs are method 1 over the ARC, except
-// for visa-cvn18, which only defines method 2: there the ARC picks the
-// card status update (approved: 00 80 00 00, otherwise 00 00 00 00).
+// The session key of emv-csk is EMV's common session key, diversified
+// with R = ATC || 00 00 00 00 00 00 (cryptogram.ATCDiversifier). ARPCs
+// are method 1 over the ARC, except for visa-cvn18, which only defines
+// method 2: there the ARC picks the card status update (approved:
+// 00 80 00 00, otherwise 00 00 00 00).
 type EMVCryptograms struct{}
 
 // VerifyAC implements [Cryptograms].

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -462,11 +461,8 @@ func (p *till) forward(ctx context.Context, interval time.Duration, logger *slog
 			continue
 		}
 		rctx, cancel = context.WithTimeout(ctx, resolveTimeout)
-		n, err = p.t.ResolvePending(rctx)
+		n, err = p.t.CatchUp(rctx, nil) // pending requests only: the queue is synced below
 		cancel()
-		if err != nil {
-			err = fmt.Errorf("resolving pending requests: %w", err)
-		}
 		logResolved(logger, n, err)
 		st, err := p.queue.Status(ctx)
 		if err != nil || st.Unsent+st.Held == 0 {

@@ -122,9 +122,10 @@ func (s *Server) batchItem(ctx context.Context, r *http.Request, p principal, it
 	if it.IdempotencyKey == "" || len(it.IdempotencyKey) > 255 {
 		return fail(http.StatusBadRequest, "idempotency_key_required", "every item needs an idempotency_key of 1 to 255 characters")
 	}
+	// authorize sets the key's hash once it has decoded the item.
 	body, _ := json.Marshal(it.AuthorizationRequest)
 	q := &request{r: r.WithContext(ctx), p: p, body: body, idem: &ledger.Idempotency{
-		IdemKey: ledger.IdemKey{Scope: p.ID, Key: it.IdempotencyKey}, Hash: authorizationHash(it.AuthorizationRequest)}}
+		IdemKey: ledger.IdemKey{Scope: p.ID, Key: it.IdempotencyKey}}}
 	res, err := s.authorize(q)
 	var f forbidden
 	switch {
